@@ -1,0 +1,325 @@
+package upstash
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	testEmail = "ops@example.com"
+	testKey   = "test-key-0123456789abcdef"
+)
+
+type observation struct{ endpoint, code string }
+
+type recorder struct {
+	mu  sync.Mutex
+	obs []observation
+}
+
+func (r *recorder) observe(endpoint, code string, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.obs = append(r.obs, observation{endpoint, code})
+}
+
+func newTestClient(t *testing.T, h http.HandlerFunc, mutate ...func(*Config)) (*Client, *recorder) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	cfg := Config{BaseURL: srv.URL, Email: testEmail, APIKey: testKey, Observe: rec.observe, Timeout: 5 * time.Second}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, rec
+}
+
+func TestClientSendsBasicAuthAndEscapesID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id      string
+		rawPath string
+	}{
+		{"6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", "/v2/redis/list-backup/6gcqwafd-9627-4ec2-4g51-b1429h59c8d4"},
+		{"../databases", "/v2/redis/list-backup/..%2Fdatabases"},
+		{"a/b?c#d", "/v2/redis/list-backup/a%2Fb%3Fc%23d"},
+		{"%2e%2e", "/v2/redis/list-backup/%252e%252e"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			t.Parallel()
+			var gotPath, gotAuth, gotQuery string
+			c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+				gotPath, gotAuth, gotQuery = r.URL.EscapedPath(), r.Header.Get("Authorization"), r.URL.RawQuery
+				_, _ = w.Write([]byte("[]"))
+			}, func(cfg *Config) { cfg.BaseURL += "/v2/" })
+			if _, err := c.ListBackups(t.Context(), tt.id); err != nil {
+				t.Fatal(err)
+			}
+			if gotPath != tt.rawPath {
+				t.Errorf("path = %q, want %q", gotPath, tt.rawPath)
+			}
+			want := "Basic " + base64.StdEncoding.EncodeToString([]byte(testEmail+":"+testKey))
+			if gotAuth != want {
+				t.Errorf("Authorization = %q, want %q", gotAuth, want)
+			}
+			if gotQuery != "" {
+				t.Errorf("query = %q, want none", gotQuery)
+			}
+		})
+	}
+}
+
+func TestGetDatabaseHidesCredentials(t *testing.T) {
+	t.Parallel()
+	var gotPath, gotQuery string
+	c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		gotPath, gotQuery = r.URL.Path, r.URL.RawQuery
+		_, _ = w.Write([]byte(`{"database_id":"db1","database_name":"orders","type":"pro","daily_backup_enabled":true,"password":"p"}`))
+	})
+	db, err := c.GetDatabase(t.Context(), "db1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotPath != "/redis/database/db1" || gotQuery != "credentials=hide" {
+		t.Errorf("request = %s?%s", gotPath, gotQuery)
+	}
+	want := Database{ID: "db1", Name: "orders", Plan: "pro", DailyBackupEnabled: true}
+	if db != want {
+		t.Errorf("database = %+v, want %+v", db, want)
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		handler   http.HandlerFunc
+		mutate    func(*Config)
+		ctx       func(context.Context) (context.Context, context.CancelFunc)
+		wantClass string
+		wantCode  string
+		wantText  string
+		wantRetry time.Duration
+	}{
+		{
+			name: "401 with error object",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"error":"Unauthorized"}`))
+			},
+			wantClass: ClassHTTPStatus, wantCode: "401",
+			wantText: `upstash list_backup "db1": HTTP 401: Unauthorized`,
+		},
+		{
+			name: "404 with JSON string",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = w.Write([]byte(`"database not found"`))
+			},
+			wantClass: ClassHTTPStatus, wantCode: "404",
+			wantText: `upstash list_backup "db1": HTTP 404: database not found`,
+		},
+		{
+			name: "503 plain text with control characters",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("under\x00 maintenance\n\n\x1b[31m"))
+			},
+			wantClass: ClassHTTPStatus, wantCode: "503",
+			wantText: `upstash list_backup "db1": HTTP 503: under maintenance [31m`,
+		},
+		{
+			name: "429 with Retry-After seconds",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", "7")
+				w.WriteHeader(http.StatusTooManyRequests)
+			},
+			wantClass: ClassHTTPStatus, wantCode: "429", wantRetry: 7 * time.Second,
+			wantText: `upstash list_backup "db1": HTTP 429`,
+		},
+		{
+			name: "error body echoing the key is redacted",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte("bad key " + testKey + " auth " + r.Header.Get("Authorization")))
+			},
+			wantClass: ClassHTTPStatus, wantCode: "400",
+			wantText: `upstash list_backup "db1": HTTP 400: bad key <secret> auth Basic <secret>`,
+		},
+		{
+			name: "long HTML body is cut",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusBadGateway)
+				_, _ = w.Write([]byte("<html>" + strings.Repeat("x", 1000) + "</html>"))
+			},
+			wantClass: ClassHTTPStatus, wantCode: "502",
+			wantText: `upstash list_backup "db1": HTTP 502: <html>` + strings.Repeat("x", 194) + "…",
+		},
+		{
+			name: "200 with an error object",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`{"error":"boom"}`))
+			},
+			wantClass: ClassDecode, wantCode: "200",
+			wantText: `upstash list_backup "db1": HTTP 200: decode: expected a JSON array, got an error message: "boom"`,
+		},
+		{
+			name: "200 with truncated JSON",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`[{"backup_id":"a","creation_time":17`))
+			},
+			wantClass: ClassDecode, wantCode: "200",
+			wantText: `upstash list_backup "db1": HTTP 200: decode: invalid JSON array: unexpected end of JSON input`,
+		},
+		{
+			name: "200 with HTML",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`<html>hello</html>`))
+			},
+			wantClass: ClassDecode, wantCode: "200",
+			wantText: `upstash list_backup "db1": HTTP 200: decode: expected a JSON array, got HTML or XML`,
+		},
+		{
+			name: "body over the size limit",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte("[" + strings.Repeat(" ", 2048) + "]"))
+			},
+			mutate:    func(c *Config) { c.MaxResponseBytes = 1024 },
+			wantClass: ClassTooLarge, wantCode: "200",
+			wantText: `upstash list_backup "db1": HTTP 200: too_large: response body exceeds the size limit (1024 bytes)`,
+		},
+		{
+			name: "hang past the deadline",
+			handler: func(_ http.ResponseWriter, r *http.Request) {
+				<-r.Context().Done()
+			},
+			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
+				return context.WithTimeout(ctx, 20*time.Millisecond)
+			},
+			wantClass: ClassTimeout, wantCode: CodeTimeout,
+			wantText: `upstash list_backup "db1": timeout: context deadline exceeded`,
+		},
+		{
+			name: "connection reset",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err == nil {
+					_ = conn.Close()
+				}
+			},
+			wantClass: ClassConnection, wantCode: CodeError,
+			wantText: `upstash list_backup "db1": connection: EOF`,
+		},
+		{
+			name: "redirect is not followed",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusFound)
+			},
+			wantClass: ClassHTTPStatus, wantCode: "302",
+			wantText: `upstash list_backup "db1": HTTP 302: <a href="http://127.0.0.1:1/elsewhere">Found</a>.`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var mutate []func(*Config)
+			if tt.mutate != nil {
+				mutate = append(mutate, tt.mutate)
+			}
+			c, rec := newTestClient(t, tt.handler, mutate...)
+			ctx := t.Context()
+			if tt.ctx != nil {
+				var cancel context.CancelFunc
+				ctx, cancel = tt.ctx(ctx)
+				defer cancel()
+			}
+			_, err := c.ListBackups(ctx, "db1")
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error = %v (%T), want *APIError", err, err)
+			}
+			if ae.Class != tt.wantClass || ae.Code() != tt.wantCode {
+				t.Errorf("class, code = %s, %s; want %s, %s", ae.Class, ae.Code(), tt.wantClass, tt.wantCode)
+			}
+			if ae.Error() != tt.wantText {
+				t.Errorf("error text\n got: %s\nwant: %s", ae.Error(), tt.wantText)
+			}
+			if ae.RetryAfter != tt.wantRetry {
+				t.Errorf("RetryAfter = %s, want %s", ae.RetryAfter, tt.wantRetry)
+			}
+			if strings.Contains(ae.Error(), testKey) || strings.Contains(ae.Error(), basicToken(testEmail, testKey)) {
+				t.Errorf("error text leaks the key: %s", ae.Error())
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.obs) != 1 || rec.obs[0] != (observation{EndpointListBackup, tt.wantCode}) {
+				t.Errorf("observations = %v, want one %s %s", rec.obs, EndpointListBackup, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestIsAuth(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[int]bool{401: true, 403: true, 404: false, 500: false} {
+		if got := IsAuth(&APIError{StatusCode: code}); got != want {
+			t.Errorf("IsAuth(%d) = %v", code, got)
+		}
+	}
+	if IsAuth(errors.New("x")) {
+		t.Error("IsAuth(plain error) = true")
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Email: "e"}, "upstash: e-mail and API key are required"},
+		{Config{APIKey: "k"}, "upstash: e-mail and API key are required"},
+		{Config{Email: "e", APIKey: "k", BaseURL: "ftp://x"}, `upstash: base URL "ftp://x" must be an absolute http or https URL`},
+		{Config{Email: "e", APIKey: "k", BaseURL: "/v2"}, `upstash: base URL "/v2" must be an absolute http or https URL`},
+		{Config{Email: "e", APIKey: "k", BaseURL: "https://u:p@x"}, "upstash: base URL must not carry credentials"},
+	}
+	for _, tt := range tests {
+		_, err := New(tt.cfg)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("New(%+v) error = %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	tests := map[string]time.Duration{
+		"":                              0,
+		"0":                             0,
+		"-3":                            0,
+		"5":                             5 * time.Second,
+		"999999":                        24 * time.Hour,
+		"soon":                          0,
+		"Thu, 26 Nov 2026 12:00:30 GMT": 30 * time.Second,
+		"Thu, 26 Nov 2026 11:00:00 GMT": 0,
+	}
+	for in, want := range tests {
+		if got := parseRetryAfter(in, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
