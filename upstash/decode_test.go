@@ -80,9 +80,9 @@ func TestDecodeBackups(t *testing.T) {
 			},
 		},
 		{
-			name: "duplicate backup ids keep the first",
-			body: `[{"backup_id":"b1","creation_time":1757000716,"state":"completed"},{"backup_id":"b1","creation_time":1757000999,"state":"failed"}]`,
-			want: []Backup{{BackupID: "b1", CreationTime: 1757000716, State: "completed"}},
+			name:         "duplicate backup ids keep the first",
+			body:         `[{"backup_id":"b1","creation_time":1757000716,"state":"completed"},{"backup_id":"b1","creation_time":1757000999,"state":"failed"}]`,
+			want:         []Backup{{BackupID: "b1", CreationTime: 1757000716, State: "completed"}},
 			wantProblems: []DecodeProblem{{Index: 1, Skipped: true, Reason: `backup_id "b1" listed again`}},
 		},
 		{
