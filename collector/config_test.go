@@ -1,0 +1,182 @@
+package collector
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/config"
+	"go.yaml.in/yaml/v3"
+)
+
+// Keys that appear in the fixtures; no error may contain them.
+var fixtureKeys = []string{"secret-key-9999", "file-key-0001", "inline-key-0002", "env-key-0003"}
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestLoadConfigRejects(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"bad-api-url.yml": `testdata/config/bad-api-url.yml:5: accounts[0].api_url: scheme must be http or https, got "ftp"
+testdata/config/bad-api-url.yml:9: accounts[1].api_url: must not contain credentials; use email and api_key_file
+testdata/config/bad-api-url.yml:13: accounts[2].api_url: scheme must be http or https, got ""`,
+		"bad-blank-key.yml":                `testdata/config/bad-blank-key.yml:4: accounts[0].api_key: empty`,
+		"bad-both-keys.yml":                `testdata/config/bad-both-keys.yml:5: accounts[0].api_key_file: api_key and api_key_file are mutually exclusive`,
+		"bad-database-in-two-accounts.yml": `testdata/config/bad-database-in-two-accounts.yml:11: accounts[1].databases[0].id: duplicate database id "abc" (also accounts[0].databases[0])`,
+		"bad-duplicate-account.yml":        `testdata/config/bad-duplicate-account.yml:5: accounts[1].name: duplicate account name "a" (also accounts[0])`,
+		"bad-duplicate-database.yml":       `testdata/config/bad-duplicate-database.yml:7: accounts[0].databases[1].id: duplicate database id "abc" (also accounts[0].databases[0])`,
+		"bad-duplicate-key.yml":            `testdata/config/bad-duplicate-key.yml:5: accounts[0].name: duplicate key (also line 2)`,
+		"bad-duration.yml":                 `testdata/config/bad-duration.yml:10: accounts[1].databases[0].expected_interval: time: unknown unit "x" in duration "1x"`,
+		"bad-empty-databases.yml":          `testdata/config/bad-empty-databases.yml:5: accounts[0].databases: empty list; omit databases to watch every database of the account`,
+		"bad-empty-id.yml":                 `testdata/config/bad-empty-id.yml:6: accounts[0].databases[0].id: missing`,
+		"bad-empty-key-file.yml":           `testdata/config/bad-empty-key-file.yml:4: accounts[0].api_key_file: file "empty.key" is empty`,
+		"bad-empty.yml":                    `testdata/config/bad-empty.yml: accounts: no accounts configured`,
+		"bad-missing-key-file.yml":         `testdata/config/bad-missing-key-file.yml:4: accounts[0].api_key_file: open testdata/config/missing.key: no such file or directory`,
+		"bad-negative-duration.yml": `testdata/config/bad-negative-duration.yml:7: accounts[0].databases[0].expected_interval: must be positive, got -1h
+testdata/config/bad-negative-duration.yml:9: accounts[0].databases[1].expected_interval: must be positive, got 0s`,
+		"bad-no-accounts.yml": `testdata/config/bad-no-accounts.yml:1: accounts: no accounts configured`,
+		"bad-no-email.yml":    `testdata/config/bad-no-email.yml:2: accounts[0].email: missing (set it or UPSTASH_EMAIL)`,
+		"bad-no-key.yml":      `testdata/config/bad-no-key.yml:2: accounts[0].api_key: missing: set api_key_file, api_key or UPSTASH_API_KEY`,
+		"bad-no-name.yml":     `testdata/config/bad-no-name.yml:2: accounts[0].name: missing`,
+		"bad-not-mapping.yml": `testdata/config/bad-not-mapping.yml:1: want a mapping, got !!seq`,
+		"bad-regexp.yml": "testdata/config/bad-regexp.yml:5: accounts[0].include: error parsing regexp: missing closing ): `(prod`\n" +
+			"testdata/config/bad-regexp.yml:6: accounts[0].exclude: error parsing regexp: invalid character class range: `z-a`",
+		"bad-syntax.yml":        `testdata/config/bad-syntax.yml:1: did not find expected '-' indicator`,
+		"bad-two-documents.yml": `testdata/config/bad-two-documents.yml:5: more than one YAML document`,
+		"bad-unknown-field.yml": `testdata/config/bad-unknown-field.yml:7: accounts[0].databases[0].intervall: unknown field`,
+		"bad-wrong-type.yml":    `testdata/config/bad-wrong-type.yml:5: accounts[0].databases: want a list, got !!str`,
+	}
+	files, err := filepath.Glob("testdata/config/bad-*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(tests) {
+		t.Errorf("%d bad fixtures, %d test cases: every fixture needs its expected error", len(files), len(tests))
+	}
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := LoadConfig(filepath.Join("testdata", "config", name), env(nil))
+			if err == nil {
+				t.Fatalf("LoadConfig accepted the file:\n%s", cfg.Describe())
+			}
+			if got := err.Error(); got != want {
+				t.Errorf("error:\n got %s\nwant %s", got, want)
+			}
+			for _, key := range fixtureKeys {
+				if strings.Contains(err.Error(), key) {
+					t.Errorf("error contains the API key %q", key)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig("testdata/config/good.yml", env(map[string]string{
+		EnvEmail:  "env@example.com",
+		EnvAPIKey: "env-key-0003",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Accounts) != 3 {
+		t.Fatalf("%d accounts, want 3", len(cfg.Accounts))
+	}
+	prod, staging, team := cfg.Accounts[0], cfg.Accounts[1], cfg.Accounts[2]
+
+	// Key file content is trimmed; inline and environment keys are used as given.
+	for _, c := range []struct {
+		account      Account
+		key, source  string
+		email, esrc  string
+		discovers    bool
+		includeMatch string
+	}{
+		{prod, "file-key-0001", "api_key_file key.txt", "ops@example.com", "email", false, ""},
+		{staging, "inline-key-0002", "api_key", "env@example.com", EnvEmail, true, "prod-orders"},
+		{team, "env-key-0003", EnvAPIKey, "team@example.com", "email", true, "anything"},
+	} {
+		a := c.account
+		if a.APIKey != config.Secret(c.key) || a.APIKeySource != c.source {
+			t.Errorf("%s: key source %q, want %q (key %v)", a.Name, a.APIKeySource, c.source, a.APIKey == config.Secret(c.key))
+		}
+		if a.Email != c.email || a.EmailSource != c.esrc {
+			t.Errorf("%s: email %q from %q, want %q from %q", a.Name, a.Email, a.EmailSource, c.email, c.esrc)
+		}
+		if a.Discovers() != c.discovers {
+			t.Errorf("%s: Discovers() = %v", a.Name, a.Discovers())
+		}
+		if c.includeMatch != "" && !a.watches(c.includeMatch) {
+			t.Errorf("%s: does not watch %q", a.Name, c.includeMatch)
+		}
+	}
+	if prod.APIURL != "https://api.upstash.com/v2" || staging.APIURL != "" {
+		t.Errorf("api_url: %q, %q", prod.APIURL, staging.APIURL)
+	}
+	want := []DatabaseConfig{
+		{ID: "6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", Name: "orders", ExpectedInterval: 24 * time.Hour},
+		{ID: "second-db"},
+	}
+	if len(prod.Databases) != len(want) {
+		t.Fatalf("databases: %+v", prod.Databases)
+	}
+	for i := range want {
+		if prod.Databases[i] != want[i] {
+			t.Errorf("databases[%d] = %+v, want %+v", i, prod.Databases[i], want[i])
+		}
+	}
+	for name, watched := range map[string]bool{
+		"prod-orders":         true,
+		"prod-orders-scratch": false, // exclude wins
+		"dev-orders":          false,
+	} {
+		if got := staging.watches(name); got != watched {
+			t.Errorf("staging watches %q = %v, want %v", name, got, watched)
+		}
+	}
+
+	// Nothing that prints the configuration shows a key.
+	out, err := yaml.Marshal(struct{ Key config.Secret }{prod.APIKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := cfg.Describe() + cfg.String() + string(out) + prod.String()
+	for _, key := range fixtureKeys {
+		if strings.Contains(printed, key) {
+			t.Errorf("printed configuration contains the key %q:\n%s", key, printed)
+		}
+	}
+	for _, s := range []string{
+		`account "production"`, "6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", `name "orders"`, "expected_interval 24h0m0s",
+		`include "^prod-"`, `exclude "-scratch$"`, "https://api.upstash.com/v2 (default)",
+		"api key: from api_key_file key.txt", "email: env@example.com (from UPSTASH_EMAIL)",
+	} {
+		if !strings.Contains(cfg.Describe(), s) {
+			t.Errorf("Describe() lacks %q:\n%s", s, cfg.Describe())
+		}
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	cfg, err := ConfigFromEnv(env(map[string]string{EnvEmail: "env@example.com", EnvAPIKey: " env-key-0003\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Accounts[0]
+	if len(cfg.Accounts) != 1 || a.Name != "default" || a.Email != "env@example.com" || a.APIKey != "env-key-0003" || !a.Discovers() {
+		t.Errorf("unexpected configuration: %s", cfg.Describe())
+	}
+
+	_, err = ConfigFromEnv(env(nil))
+	want := "environment: UPSTASH_EMAIL: not set (needed without a configuration file)\n" +
+		"environment: UPSTASH_API_KEY: not set (needed without a configuration file)"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n got %v\nwant %s", err, want)
+	}
+}
