@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and is not part of Go itself:
+# Debian's prometheus package (promtool and a real Prometheus server),
+# buildah and podman for the container test, and golangci-lint (pinned,
+# built through the Go module proxy). Safe to run again: it installs only
+# what is missing. Source it to get GOLANGCI_LINT set.
+set -euo pipefail
+
+GOLANGCI_LINT_VERSION=v2.15.0
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		return 1
+	fi
+}
+
+apt_updated=0
+apt_install() {
+	local missing=()
+	for pair in "$@"; do
+		local cmd=${pair%%:*} pkg=${pair#*:}
+		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if ! command -v apt-get >/dev/null 2>&1; then
+		say "cannot install ${missing[*]}: no apt-get on this machine"
+		return 1
+	fi
+	say "installing Debian packages: ${missing[*]}"
+	if [ $apt_updated = 0 ]; then
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || return 1
+		apt_updated=1
+	fi
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || return 1
+}
+
+setup_failed=0
+apt_install promtool:prometheus prometheus:prometheus curl:curl ||
+	{ say "could not install prometheus (promtool and the server)"; setup_failed=1; }
+apt_install buildah:buildah podman:podman runc:runc busybox:busybox-static ||
+	{ say "could not install buildah/podman (container test)"; setup_failed=1; }
+
+gobin=$(go env GOPATH)/bin
+GOLANGCI_LINT=$gobin/golangci-lint
+if ! "$GOLANGCI_LINT" version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"; then
+	say "building golangci-lint $GOLANGCI_LINT_VERSION (once; takes a few minutes)"
+	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION") ||
+		{ say "could not build golangci-lint"; setup_failed=1; }
+fi
+export GOLANGCI_LINT
+export PATH=$gobin:$PATH
+if [ $setup_failed != 0 ]; then
+	if [ "${CI:-}" = true ]; then
+		say "set-up failed and CI=true: tests that need these tools will fail"
+	else
+		say "set-up incomplete: tests that need the missing tools will SKIP loudly"
+	fi
+fi

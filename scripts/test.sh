@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The whole test suite, as README.md and .ci/run name it. It installs what it
+# needs (scripts/setup.sh), then runs every check and ends with one line
+# "N passed, N failed, N skipped". A check whose tool is missing fails when
+# CI=true and is skipped, loudly, elsewhere.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh go lint    only the named checks (see "checks" below)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+
+passed=0 failed=0 skipped=0
+failures=()
+
+need() { # need TOOL...: true when every tool is present
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || { missing_tool=$t; return 1; }
+	done
+}
+
+step() { # step NAME TOOLS -- COMMAND...
+	local name=$1; shift
+	local tools=()
+	while [ "$1" != -- ]; do tools+=("$1"); shift; done
+	shift
+	if [ ${#tools[@]} -gt 0 ] && ! need "${tools[@]}"; then
+		if [ "${CI:-}" = true ]; then
+			printf '\n### FAIL %s: %s is missing (CI=true)\n' "$name" "$missing_tool"
+			failed=$((failed + 1)); failures+=("$name"); return
+		fi
+		printf '\n### SKIP %s: %s is missing. THIS CHECK DID NOT RUN.\n' "$name" "$missing_tool"
+		skipped=$((skipped + 1)); return
+	fi
+	printf '\n### %s\n' "$name"
+	local start=$SECONDS
+	if "$@"; then
+		printf '### ok %s (%ds)\n' "$name" $((SECONDS - start))
+		passed=$((passed + 1))
+	else
+		printf '### FAIL %s (%ds)\n' "$name" $((SECONDS - start))
+		failed=$((failed + 1)); failures+=("$name")
+	fi
+}
+
+gofmt_clean() {
+	local out
+	out=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+	[ -z "$out" ] || { echo "gofmt would change: $out"; return 1; }
+}
+
+export PATH
+selected=("$@")
+want() { [ ${#selected[@]} -eq 0 ] || [[ " ${selected[*]} " == *" $1 "* ]]; }
+
+want fmt && step fmt -- gofmt_clean
+want vet && step vet -- go vet ./...
+want lint && step lint golangci-lint -- golangci-lint run ./...
+want go && step go-test-race promtool -- go test -race -count=1 ./...
+[ -f deploy/go.mod ] && want deploy && step deploy-go-test -- bash -c 'cd deploy && go vet ./... && go test -count=1 ./...'
+[ -f deploy/prometheus/alerts.yml ] && want rules && step promtool-rules promtool -- \
+	bash -c 'promtool check rules deploy/prometheus/alerts.yml && promtool test rules deploy/prometheus/alerts_test.yml'
+[ -x scripts/fuzz.sh ] && want fuzz && step fuzz-short -- scripts/fuzz.sh short
+[ -x scripts/bench.sh ] && want bench && step bench-short -- scripts/bench.sh short
+[ -x scripts/e2e-prometheus.sh ] && want e2e && step e2e-prometheus prometheus promtool curl -- scripts/e2e-prometheus.sh
+[ -x scripts/container-test.sh ] && want container && step container buildah podman -- scripts/container-test.sh
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failed checks: ${failures[*]}"
+echo "checks: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
