@@ -1,0 +1,65 @@
+package upstashtest
+
+import (
+	"slices"
+	"time"
+)
+
+// Request is one call the server received, recorded when its handler ended.
+type Request struct {
+	Method   string
+	Path     string
+	RawQuery string
+	// Endpoint is upstash.EndpointListBackup, EndpointListDatabases or
+	// EndpointGetDatabase, empty for a path the API does not have.
+	Endpoint   string
+	DatabaseID string
+	// Status is the HTTP status sent, 0 when the call got no answer
+	// (hang, reset, client gone).
+	Status int
+	// Time is the server's clock when the call arrived.
+	Time time.Time
+}
+
+func (s *Server) record(r Request) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.counts[r.Endpoint]++
+	if s.opts.logLimit == 0 {
+		return
+	}
+	s.log = append(s.log, r)
+	// Trimming only when twice over the limit keeps recording amortised O(1).
+	if limit := s.opts.logLimit; limit > 0 && len(s.log) >= 2*limit {
+		s.log = slices.Clone(s.log[len(s.log)-limit:])
+	}
+}
+
+// Requests returns the logged calls, oldest first (by the time their
+// handlers ended), at most the limit set by WithRequestLogLimit.
+func (s *Server) Requests() []Request {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	log := s.log
+	if limit := s.opts.logLimit; limit > 0 && len(log) > limit {
+		log = log[len(log)-limit:]
+	}
+	return slices.Clone(log)
+}
+
+// RequestCount returns how many calls to endpoint (an upstash.Endpoint*
+// name, or "" for unknown paths) ended since the start or the last
+// ResetRequests, whatever the log limit.
+func (s *Server) RequestCount(endpoint string) int {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.counts[endpoint]
+}
+
+// ResetRequests empties the request log and the counts.
+func (s *Server) ResetRequests() {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.log = nil
+	clear(s.counts)
+}
