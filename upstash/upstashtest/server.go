@@ -25,6 +25,10 @@ type Server struct {
 	// and Close does not block on them.
 	closed    context.Context
 	closeOnce context.CancelFunc
+	// handlers is read-locked by every running handler, so Close can wait
+	// for them, including those whose connection was hijacked, which
+	// httptest.Server.Close does not wait for.
+	handlers sync.RWMutex
 
 	mu        sync.RWMutex
 	databases map[string]*databaseEntry
@@ -75,13 +79,16 @@ func NewServer(opts ...Option) *Server {
 	return s
 }
 
-// Close releases every request still held by a fault or latency and, for a
-// started Server, shuts the listener down and waits for its handlers to end.
+// Close releases every request still held by a fault or latency, shuts the
+// listener of a started Server down and waits for running handlers to end,
+// so the request log is complete when it returns.
 func (s *Server) Close() {
 	s.closeOnce()
 	if s.ts != nil {
 		s.ts.Close()
 	}
+	s.handlers.Lock()
+	defer s.handlers.Unlock()
 }
 
 // Handler returns the fake API as an http.Handler.
@@ -90,6 +97,9 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handlers.RLock()
+	defer s.handlers.RUnlock()
+
 	req := Request{
 		Method:   r.Method,
 		Path:     r.URL.Path,
