@@ -14,7 +14,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // DefaultBaseURL is the Developer API's address.
@@ -47,8 +50,14 @@ type Config struct {
 	// the endpoint name, the status code or CodeTimeout/CodeError, and the
 	// time the request took.
 	Observe func(endpoint, code string, d time.Duration)
-	// Now is the clock used to reject backups dated in the far future.
+	// MaxRequestsPerSecond limits this client's calls; 0 is unlimited.
+	MaxRequestsPerSecond float64
+	// Now is the clock used for Retry-After dates, deadlines of retries and
+	// to reject backups dated in the far future.
 	Now func() time.Time
+	// Sleep waits between retries; tests replace it. It must return early
+	// with ctx's error when ctx ends.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Client calls the Developer API for one account. It is safe for
@@ -63,6 +72,11 @@ type Client struct {
 	agent    string
 	observe  func(endpoint, code string, d time.Duration)
 	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error
+	limiter  *rate.Limiter
+
+	holdMu    sync.Mutex
+	heldUntil time.Time
 }
 
 // New checks cfg and returns a Client.
@@ -98,6 +112,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepContext
+	}
 	return &Client{
 		base:     base,
 		email:    cfg.Email,
@@ -114,6 +131,8 @@ func New(cfg Config) (*Client, error) {
 		agent:   cfg.UserAgent,
 		observe: cfg.Observe,
 		now:     cfg.Now,
+		sleep:   cfg.Sleep,
+		limiter: newLimiter(cfg.MaxRequestsPerSecond),
 	}, nil
 }
 
@@ -165,18 +184,34 @@ func (c *Client) GetDatabase(ctx context.Context, databaseID string) (Database, 
 	return db, nil
 }
 
-// get performs one GET and returns the body of a 2xx answer. Every failure
-// is an *APIError.
+// get performs one GET, retried as retry.go allows, and returns the body
+// of a 2xx answer. Every failure is an *APIError.
 func (c *Client) get(ctx context.Context, endpoint, databaseID, escapedPath string, query url.Values) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-
 	// The id was path-escaped by the caller, so "../databases" stays one
 	// segment of this endpoint's path and never reaches another endpoint.
 	target := c.base.String() + escapedPath
 	if query != nil {
 		target += "?" + query.Encode()
 	}
+	for attempt := 0; ; attempt++ {
+		if err := c.throttle(ctx, endpoint, databaseID); err != nil {
+			return nil, err
+		}
+		body, err := c.attempt(ctx, endpoint, databaseID, target)
+		if err == nil {
+			return body, nil
+		}
+		wait, ok := c.retryDelay(err, attempt)
+		if !ok || !c.sleepWithin(ctx, wait) {
+			return nil, err
+		}
+	}
+}
+
+// attempt makes one HTTP request and reports it to Observe.
+func (c *Client) attempt(ctx context.Context, endpoint, databaseID, target string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassConnection, Err: err}

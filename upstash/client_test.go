@@ -35,7 +35,9 @@ func newTestClient(t *testing.T, h http.HandlerFunc, mutate ...func(*Config)) (*
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	rec := &recorder{}
-	cfg := Config{BaseURL: srv.URL, Email: testEmail, APIKey: testKey, Observe: rec.observe, Timeout: 5 * time.Second}
+	cfg := Config{BaseURL: srv.URL, Email: testEmail, APIKey: testKey, Observe: rec.observe, Timeout: 5 * time.Second,
+		// Retries wait for nothing in tests; retry_test.go checks the waits.
+		Sleep: func(context.Context, time.Duration) error { return nil }}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -113,6 +115,8 @@ func TestClientErrors(t *testing.T) {
 		wantCode  string
 		wantText  string
 		wantRetry time.Duration
+		// wantCalls is 2 for answers that are retried once, else 1.
+		wantCalls int
 	}{
 		{
 			name: "401 with error object",
@@ -138,6 +142,7 @@ func TestClientErrors(t *testing.T) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				_, _ = w.Write([]byte("under\x00 maintenance\n\n\x1b[31m"))
 			},
+			wantCalls: 2,
 			wantClass: ClassHTTPStatus, wantCode: "503",
 			wantText: `upstash list_backup "db1": HTTP 503: under maintenance [31m`,
 		},
@@ -147,6 +152,7 @@ func TestClientErrors(t *testing.T) {
 				w.Header().Set("Retry-After", "7")
 				w.WriteHeader(http.StatusTooManyRequests)
 			},
+			wantCalls: 2,
 			wantClass: ClassHTTPStatus, wantCode: "429", wantRetry: 7 * time.Second,
 			wantText: `upstash list_backup "db1": HTTP 429`,
 		},
@@ -165,6 +171,7 @@ func TestClientErrors(t *testing.T) {
 				w.WriteHeader(http.StatusBadGateway)
 				_, _ = w.Write([]byte("<html>" + strings.Repeat("x", 1000) + "</html>"))
 			},
+			wantCalls: 2,
 			wantClass: ClassHTTPStatus, wantCode: "502",
 			wantText: `upstash list_backup "db1": HTTP 502: <html>` + strings.Repeat("x", 194) + "…",
 		},
@@ -220,6 +227,7 @@ func TestClientErrors(t *testing.T) {
 					_ = conn.Close()
 				}
 			},
+			wantCalls: 2,
 			wantClass: ClassConnection, wantCode: CodeError,
 			wantText: `upstash list_backup "db1": connection: EOF`,
 		},
@@ -265,8 +273,14 @@ func TestClientErrors(t *testing.T) {
 			}
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
-			if len(rec.obs) != 1 || rec.obs[0] != (observation{EndpointListBackup, tt.wantCode}) {
-				t.Errorf("observations = %v, want one %s %s", rec.obs, EndpointListBackup, tt.wantCode)
+			wantCalls := max(tt.wantCalls, 1)
+			if len(rec.obs) != wantCalls {
+				t.Errorf("observations = %v, want %d", rec.obs, wantCalls)
+			}
+			for _, o := range rec.obs {
+				if o != (observation{EndpointListBackup, tt.wantCode}) {
+					t.Errorf("observation %v, want %s %s", o, EndpointListBackup, tt.wantCode)
+				}
 			}
 		})
 	}
