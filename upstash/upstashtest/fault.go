@@ -10,8 +10,8 @@ import (
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
-// AllDatabases, as the database id of SetFault, applies the fault to calls
-// about every database that has no fault of its own.
+// AllDatabases is the database id that makes SetFault apply a fault to
+// calls about every database that has no fault of its own.
 const AllDatabases = "*"
 
 // Fault changes how the server answers calls it applies to. Its parts act in
@@ -33,7 +33,8 @@ type Fault struct {
 	// when the request's context ends or the server closes.
 	Latency time.Duration
 	// Hang holds the request without answering until the client gives up or
-	// the server closes, then drops the connection.
+	// the server closes, then drops the connection. Through Handler on a
+	// writer that cannot be hijacked, nothing is written.
 	Hang bool
 	// ResetConnection closes the connection with a TCP reset instead of
 	// answering. It needs a connection the handler can hijack (NewServer);
