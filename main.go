@@ -1,0 +1,441 @@
+// Command upstash_backup_exporter is a Prometheus exporter that tells
+// whether Upstash Redis backups are really happening. On each scrape it
+// lists the backups of every watched database through Upstash's Developer
+// API and exports their count, ages, sizes and states.
+//
+// This file is wiring only: flags, logging, configuration loading and
+// reload, registries, HTTP routes and serving. Metrics are computed in
+// collector/; the API is spoken in upstash/.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/lmittmann/tint"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+)
+
+const exporterName = "upstash_backup_exporter"
+
+// options are the parsed command line.
+type options struct {
+	configFile    string
+	configCheck   bool
+	telemetryPath string
+	apiTimeout    time.Duration
+	maxRPS        float64
+	concurrency   int
+	cacheTTL      time.Duration
+	timeoutOffset time.Duration
+	logLevel      string
+	logFormat     string
+	demo          bool
+	webConfig     *web.FlagConfig
+}
+
+func main() {
+	if version.Version == "" {
+		// A build without the release ldflags (go run, go build).
+		version.Version = "0.0.0-dev"
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run is main without the process exit, so tests can drive it.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	app := kingpin.New(exporterName, "Prometheus exporter for the backups of Upstash Redis databases.")
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	var o options
+	app.Flag("config.file", "YAML configuration file. Without it, one account is read from UPSTASH_EMAIL and UPSTASH_API_KEY and all its databases are watched.").StringVar(&o.configFile)
+	app.Flag("config.check", "Load and validate the configuration, print what would be watched, and exit.").BoolVar(&o.configCheck)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.telemetryPath)
+	app.Flag("upstash.timeout", "Time limit for one Upstash API call.").Default("10s").DurationVar(&o.apiTimeout)
+	app.Flag("upstash.max-requests-per-second", "Client-side limit of API calls per second, per account; 0 is unlimited.").Default("0").Float64Var(&o.maxRPS)
+	app.Flag("upstash.concurrency", "list-backup calls in flight at once, per account.").Default("8").IntVar(&o.concurrency)
+	app.Flag("upstash.cache-ttl", "Reuse a database's last answer for this long; 0 fetches on every scrape.").Default("0s").DurationVar(&o.cacheTTL)
+	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to get the collection deadline.").Default("0.5s").DurationVar(&o.timeoutOffset)
+	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages. One of: [text, json]").Default("text").EnumVar(&o.logFormat, "text", "json")
+	app.Flag("demo", "Serve a built-in simulated Upstash API and watch it. Needs no credentials; the data is not real.").BoolVar(&o.demo)
+	o.webConfig = kingpinflag.AddFlags(app, ":10035")
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+
+	exited := false
+	exitCode := 0
+	app.Terminate(func(code int) { exited, exitCode = true, code })
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: error: %v, try --help\n", exporterName, err)
+		return 2
+	}
+	if exited {
+		return exitCode
+	}
+	if o.concurrency < 1 {
+		fmt.Fprintf(stderr, "%s: error: --upstash.concurrency must be at least 1\n", exporterName)
+		return 2
+	}
+	if o.apiTimeout <= 0 || o.cacheTTL < 0 || o.timeoutOffset < 0 || o.maxRPS < 0 {
+		fmt.Fprintf(stderr, "%s: error: --upstash.timeout must be positive; --upstash.cache-ttl, --upstash.max-requests-per-second and --scrape.timeout-offset not negative\n", exporterName)
+		return 2
+	}
+
+	logger := newLogger(stderr, o.logLevel, o.logFormat)
+
+	if o.configCheck {
+		cfg, err := loadConfig(o, getenv, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "configuration is invalid: %v\n", err)
+			return 1
+		}
+		fmt.Fprint(stdout, cfg.Describe())
+		return 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var demo *upstashtest.Server
+	if o.demo {
+		demo = upstashtest.NewDemo(time.Now)
+		defer demo.Close()
+		logger.Warn("Demo mode: serving a simulated Upstash API; every number on /metrics is made up, none comes from Upstash", "api_url", demo.URL)
+	}
+
+	e, err := newExporter(o, logger, getenv, demo)
+	if err != nil {
+		logger.Error("Could not load the configuration", "err", err)
+		return 1
+	}
+	logger.Info("Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+	logger.Info("Configuration loaded", "source", e.config().Source, "accounts", len(e.config().Accounts))
+
+	server := &http.Server{
+		Handler:           e.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	reloads := make(chan chan error)
+	e.reloadRequests = reloads
+	var wg sync.WaitGroup
+	wg.Go(func() { e.reloadLoop(ctx, reloads) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(server, o.webConfig, logger) }()
+
+	code := 0
+	select {
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("Could not serve HTTP", "err", err)
+			code = 1
+		}
+	case <-ctx.Done():
+		logger.Info("Shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := server.Shutdown(shutdownCtx); err != nil {
+			logger.Warn("HTTP shutdown did not finish cleanly", "err", err)
+		}
+		cancel()
+	}
+	stop()
+	wg.Wait()
+	e.collector.Close()
+	return code
+}
+
+// newLogger builds the slog logger of --log.level and --log.format: tint
+// for text, coloured only on a terminal, and slog's JSON handler for json.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(level))
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+	}
+	return slog.New(tint.NewHandler(w, &tint.Options{
+		Level:      lvl,
+		TimeFormat: time.RFC3339,
+		NoColor:    !isTerminal(w),
+	}))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// loadConfig reads the configuration the flags name: the demo account, the
+// file, or the single account of the environment.
+func loadConfig(o options, getenv func(string) string, demo *upstashtest.Server) (*collector.Config, error) {
+	switch {
+	case o.demo:
+		// With --config.check nothing is started, but the shape is shown.
+		apiURL := "http://127.0.0.1/"
+		if demo != nil {
+			apiURL = demo.URL
+		}
+		return &collector.Config{
+			Source: "built-in demo (simulated data)",
+			Accounts: []collector.Account{{
+				Name:   "demo",
+				Email:  upstashtest.DemoEmail,
+				APIKey: config.Secret(upstashtest.DemoAPIKey),
+				APIURL: apiURL,
+			}},
+		}, nil
+	case o.configFile != "":
+		return collector.LoadConfig(o.configFile, getenv)
+	default:
+		return collector.ConfigFromEnv(getenv)
+	}
+}
+
+// exporter holds what outlives one configuration: the registries, the
+// current collector and the reload state.
+type exporter struct {
+	opts   options
+	logger *slog.Logger
+	getenv func(string) string
+	demo   *upstashtest.Server
+	static *prometheus.Registry
+	api    *collector.APIMetrics
+	// collector is built once; reloads retarget it, so series keep their
+	// last values across a reload.
+	collector *collector.Collector
+	cfg       atomic.Pointer[collector.Config]
+	ready     atomic.Bool
+
+	reloadOK          prometheus.Gauge
+	reloadSuccessTime prometheus.Gauge
+	reloadRequests    chan<- chan error
+}
+
+func newExporter(o options, logger *slog.Logger, getenv func(string) string, demo *upstashtest.Server) (*exporter, error) {
+	e := &exporter{
+		opts:   o,
+		logger: logger,
+		getenv: getenv,
+		demo:   demo,
+		static: prometheus.NewRegistry(),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "upstash_backup_exporter_config_last_reload_successful",
+			Help: "Whether the last configuration load succeeded (1) or failed (0).",
+		}),
+		reloadSuccessTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "upstash_backup_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "Time of the last successful configuration load, in Unix seconds.",
+		}),
+	}
+	e.static.MustRegister(
+		versioncollector.NewCollector(exporterName),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		e.reloadOK,
+		e.reloadSuccessTime,
+	)
+	e.api = collector.NewAPIMetrics()
+	e.static.MustRegister(e.api)
+
+	cfg, err := loadConfig(o, getenv, demo)
+	if err != nil {
+		return nil, err
+	}
+	e.collector, err = collector.New(cfg, e.newClient, collector.Options{
+		Concurrency: o.concurrency,
+		CacheTTL:    o.cacheTTL,
+		Logger:      logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.loaded(cfg)
+	return e, nil
+}
+
+func (e *exporter) config() *collector.Config { return e.cfg.Load() }
+
+func (e *exporter) loaded(cfg *collector.Config) {
+	e.cfg.Store(cfg)
+	e.ready.Store(true)
+	e.reloadOK.Set(1)
+	e.reloadSuccessTime.SetToCurrentTime()
+}
+
+// reload loads the configuration again and retargets the collector. On
+// error the previous configuration stays in force.
+func (e *exporter) reload() error {
+	cfg, err := loadConfig(e.opts, e.getenv, e.demo)
+	if err == nil {
+		err = e.collector.Reload(cfg)
+	}
+	if err != nil {
+		e.reloadOK.Set(0)
+		return err
+	}
+	e.loaded(cfg)
+	return nil
+}
+
+// newClient builds the Developer API client of one account.
+func (e *exporter) newClient(a collector.Account) (collector.API, error) {
+	return upstash.New(upstash.Config{
+		BaseURL:              a.APIURL,
+		Email:                a.Email,
+		APIKey:               string(a.APIKey),
+		Timeout:              e.opts.apiTimeout,
+		MaxRequestsPerSecond: e.opts.maxRPS,
+		UserAgent:            exporterName + "/" + version.Version,
+		Observe:              e.api.Observer(a.Name),
+	})
+}
+
+// reloadLoop serialises reloads from SIGHUP and /-/reload, so two never
+// race.
+func (e *exporter) reloadLoop(ctx context.Context, requests <-chan chan error) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		var reply chan error
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case reply = <-requests:
+		}
+		err := e.reload()
+		if err != nil {
+			e.logger.Error("Could not reload the configuration; the previous one stays in force", "err", err)
+		} else {
+			e.logger.Info("Configuration reloaded", "source", e.config().Source, "accounts", len(e.config().Accounts))
+		}
+		if reply != nil {
+			reply <- err
+		}
+	}
+}
+
+func (e *exporter) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(e.opts.telemetryPath, promhttp.InstrumentMetricHandler(e.static, http.HandlerFunc(e.serveMetrics)))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "Healthy.\n")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !e.ready.Load() {
+			http.Error(w, "No configuration loaded.", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "Ready.\n")
+	})
+	mux.HandleFunc("/-/reload", e.serveReload)
+	if e.opts.telemetryPath != "/" {
+		desc := "Tells whether Upstash Redis backups are really happening."
+		if e.opts.demo {
+			desc += " DEMO MODE: the data is simulated, none of it comes from Upstash."
+		}
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "Upstash backup exporter",
+			Description: desc,
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: e.opts.telemetryPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			e.logger.Error("Could not build the landing page", "err", err)
+		} else {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}
+
+// serveMetrics collects with a deadline taken from Prometheus' scrape
+// timeout, so that /metrics answers in time whatever the API does.
+func (e *exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), e.collectionTimeout(r))
+	defer cancel()
+	perScrape := prometheus.NewRegistry()
+	perScrape.MustRegister(e.collector.Bind(ctx))
+	// The collection runs first, so the API calls it makes are already
+	// counted in the static registry when that is gathered.
+	promhttp.HandlerFor(prometheus.Gatherers{perScrape, e.static}, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP(w, r)
+}
+
+// defaultScrapeTimeout is assumed when the scrape does not say its own
+// (curl, a browser): Prometheus' default scrape_timeout.
+const defaultScrapeTimeout = 10 * time.Second
+
+// minCollectionTimeout keeps a tiny or mistaken header from starving the
+// collection altogether.
+const minCollectionTimeout = 100 * time.Millisecond
+
+func (e *exporter) collectionTimeout(r *http.Request) time.Duration {
+	timeout := defaultScrapeTimeout
+	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && secs < 1e6 {
+			timeout = time.Duration(secs * float64(time.Second))
+		}
+	}
+	timeout -= e.opts.timeoutOffset
+	return max(timeout, minCollectionTimeout)
+}
+
+// serveReload asks the reload goroutine for a reload and reports its
+// result.
+func (e *exporter) serveReload(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		w.Header().Set("Allow", "POST, PUT")
+		http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
+		return
+	}
+	reply := make(chan error, 1)
+	select {
+	case e.reloadRequests <- reply:
+	case <-r.Context().Done():
+		return
+	}
+	select {
+	case err := <-reply:
+		if err != nil {
+			http.Error(w, "Failed to reload the configuration: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "Configuration reloaded.\n")
+	case <-r.Context().Done():
+	}
+}
