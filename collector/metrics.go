@@ -1,0 +1,135 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The metric contract (design/metrics.md). Names, types and labels are the
+// exporter's public interface; change them only with a changelog entry.
+var (
+	backupsDesc = prometheus.NewDesc(
+		"upstash_redis_backups",
+		"Number of backups that the Upstash list-backup call lists for the database.",
+		[]string{"database_id"}, nil)
+	backupsByStateDesc = prometheus.NewDesc(
+		"upstash_redis_backups_by_state",
+		"Number of listed backups per Upstash backup state field; pending, completed and failed are always present, any other state is counted as unknown.",
+		[]string{"database_id", "state"}, nil)
+	newestDesc = prometheus.NewDesc(
+		"upstash_redis_backup_newest_timestamp_seconds",
+		"Upstash creation_time, in Unix seconds, of the newest backup in any state.",
+		[]string{"database_id"}, nil)
+	lastCompletedDesc = prometheus.NewDesc(
+		"upstash_redis_backup_last_completed_timestamp_seconds",
+		"Upstash creation_time, in Unix seconds, of the newest backup whose state is completed.",
+		[]string{"database_id"}, nil)
+	lastFailedDesc = prometheus.NewDesc(
+		"upstash_redis_backup_last_failed_timestamp_seconds",
+		"Upstash creation_time, in Unix seconds, of the newest backup whose state is failed.",
+		[]string{"database_id"}, nil)
+	oldestPendingDesc = prometheus.NewDesc(
+		"upstash_redis_backup_oldest_pending_timestamp_seconds",
+		"Upstash creation_time, in Unix seconds, of the oldest backup whose state is pending.",
+		[]string{"database_id"}, nil)
+	oldestCompletedDesc = prometheus.NewDesc(
+		"upstash_redis_backup_oldest_completed_timestamp_seconds",
+		"Upstash creation_time, in Unix seconds, of the oldest completed backup, the start of the restore window.",
+		[]string{"database_id"}, nil)
+	lastCompletedSizeDesc = prometheus.NewDesc(
+		"upstash_redis_backup_last_completed_size_bytes",
+		"Upstash backup_size of the newest completed backup; the API does not document its unit, it is treated as bytes like the API's database sizes.",
+		[]string{"database_id"}, nil)
+	retainedSizeDesc = prometheus.NewDesc(
+		"upstash_redis_backup_retained_size_bytes",
+		"Sum of the Upstash backup_size over completed backups; the API does not document its unit, it is treated as bytes like the API's database sizes.",
+		[]string{"database_id"}, nil)
+	latestStateDesc = prometheus.NewDesc(
+		"upstash_redis_backup_latest_state",
+		"Upstash state field of the newest backup: 1 for its state, 0 for the other known states; on a tie in creation_time failed wins over pending over completed.",
+		[]string{"database_id", "state"}, nil)
+	expectedIntervalDesc = prometheus.NewDesc(
+		"upstash_redis_backup_expected_interval_seconds",
+		"Cadence backups should arrive at: the configured expected_interval, else one hour when a listed backup has Upstash hourly_backup set, else one day when the database has daily_backup_enabled or a listed backup has daily_backup set.",
+		[]string{"database_id"}, nil)
+
+	databaseInfoDesc = prometheus.NewDesc(
+		"upstash_redis_database_info",
+		"Always 1: the database as Upstash list-databases describes it; plan is the API's type field, database_name the configured name when one is set.",
+		[]string{"database_id", "database_name", "account", "plan", "region", "primary_region", "state"}, nil)
+	dailyBackupEnabledDesc = prometheus.NewDesc(
+		"upstash_redis_database_daily_backup_enabled",
+		"1 when the Upstash daily_backup_enabled field of the database is true, else 0.",
+		[]string{"database_id"}, nil)
+
+	upDesc = prometheus.NewDesc(
+		"upstash_up",
+		"1 when the last collection reached the Upstash Developer API with accepted credentials: at least one call of the account answered 2xx and none answered 401 or 403.",
+		[]string{"account"}, nil)
+	collectSuccessDesc = prometheus.NewDesc(
+		"upstash_backup_exporter_collect_success",
+		"1 when the last Upstash list-backup call for the database succeeded, else 0.",
+		[]string{"database_id"}, nil)
+	lastCollectSuccessDesc = prometheus.NewDesc(
+		"upstash_backup_exporter_last_collect_success_timestamp_seconds",
+		"Unix time at which the database's Upstash list-backup call last succeeded.",
+		[]string{"database_id"}, nil)
+	collectDurationDesc = prometheus.NewDesc(
+		"upstash_backup_exporter_collect_duration_seconds",
+		"Wall time the last collection from the Upstash Developer API took, in seconds.",
+		nil, nil)
+)
+
+// allDescs is what Collector.Describe sends.
+var allDescs = []*prometheus.Desc{
+	backupsDesc, backupsByStateDesc, newestDesc, lastCompletedDesc, lastFailedDesc,
+	oldestPendingDesc, oldestCompletedDesc, lastCompletedSizeDesc, retainedSizeDesc,
+	latestStateDesc, expectedIntervalDesc, databaseInfoDesc, dailyBackupEnabledDesc,
+	upDesc, collectSuccessDesc, lastCollectSuccessDesc, collectDurationDesc,
+}
+
+// APIMetrics counts and times Developer API calls. It belongs on the
+// exporter's static registry: its counters live for the process, unlike the
+// per-collection series of Collector.
+type APIMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewAPIMetrics makes the api_requests_total counter and
+// api_request_duration_seconds histogram. Series appear with the first call.
+func NewAPIMetrics() *APIMetrics {
+	return &APIMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "upstash_backup_exporter_api_requests_total",
+			Help: "Upstash Developer API calls made, by endpoint and HTTP status code, or timeout or error when no status came back.",
+		}, []string{"account", "endpoint", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "upstash_backup_exporter_api_request_duration_seconds",
+			Help:    "Latency of Upstash Developer API calls, by endpoint.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *APIMetrics) Describe(ch chan<- *prometheus.Desc) {
+	m.requests.Describe(ch)
+	m.duration.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (m *APIMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.requests.Collect(ch)
+	m.duration.Collect(ch)
+}
+
+// Observer is the upstash.Config.Observe hook for one account's client: it
+// records each call's endpoint, code and duration.
+func (m *APIMetrics) Observer(account string) func(endpoint, code string, d time.Duration) {
+	return func(endpoint, code string, d time.Duration) {
+		m.requests.WithLabelValues(account, endpoint, code).Inc()
+		m.duration.WithLabelValues(endpoint).Observe(d.Seconds())
+	}
+}
