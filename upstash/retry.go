@@ -2,6 +2,7 @@ package upstash
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -37,8 +38,8 @@ const ClassThrottled = "throttled"
 
 // retryDelay says whether err is worth one more attempt and after how long.
 func (c *Client) retryDelay(err error, attempt int) (time.Duration, bool) {
-	ae, ok := err.(*APIError)
-	if !ok || attempt >= maxRetries {
+	var ae *APIError
+	if !errors.As(err, &ae) || attempt >= maxRetries {
 		return 0, false
 	}
 	switch {
