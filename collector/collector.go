@@ -241,7 +241,11 @@ func (a *account) retarget() {
 
 // Close stops any refresh in flight and waits for it to end.
 func (c *Collector) Close() {
+	// Under mu, so that join either sees the cancellation or has added its
+	// refresh to runs before Wait.
+	c.mu.Lock()
 	c.cancel()
+	c.mu.Unlock()
 	c.runs.Wait()
 }
 
