@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -576,5 +577,33 @@ func TestCollectAfterClose(t *testing.T) {
 	got := collectText(t, t.Context(), c)
 	if !hasLine(got, `upstash_redis_backups{database_id="db-1"} 1`) || api.calls("db-1") != 1 {
 		t.Errorf("after Close: %d calls\n%s", api.calls("db-1"), got)
+	}
+}
+
+// BenchmarkCollect measures a whole collection: a refresh of 100 databases
+// of 100 backups each through a stub, their summaries and the metrics.
+func BenchmarkCollect(b *testing.B) {
+	api := newStub()
+	for i := range 100 {
+		id := "db-" + strconv.Itoa(i)
+		api.databases = append(api.databases, db(id, id, "pro", true))
+		backups := make([]upstash.Backup, 100)
+		for j := range backups {
+			backups[j] = daily(at(time.Duration(j)*24*time.Hour, completed, int64(j)<<20))
+		}
+		api.backups[id] = upstash.BackupList{Backups: backups}
+	}
+	c, err := New(oneAccount(), stubs(map[string]*stubAPI{"a": api}), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ch := make(chan prometheus.Metric, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.CollectContext(b.Context(), ch)
+		for len(ch) > 0 {
+			<-ch
+		}
 	}
 }
