@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# End-to-end check of deploy/ under a real Prometheus and Alertmanager.
+#
+# Builds the exporter, runs it with --demo, runs Debian's Prometheus with a
+# configuration derived from deploy/prometheus/prometheus.yml and loading
+# deploy/prometheus/alerts.yml, runs Alertmanager with
+# deploy/alertmanager/alertmanager.yml, and then the E2E tests of the deploy
+# module (deploy/e2e_test.go) against them:
+#   - the exporter's /metrics matches the contract the deploy tests use;
+#   - the target is up and every contract series is stored;
+#   - each alert the demo cast calls for is pending or firing (the rules'
+#     for: durations are minutes to hours, so within this run most alerts
+#     are pending), and the healthy databases raise none;
+#   - every dashboard query evaluates without error and returns data;
+#   - Alertmanager inhibits staleness alerts of a database whose collection
+#     fails;
+#   - the Kubernetes ConfigMap's configuration passes --config.check.
+#
+# The derived Prometheus configuration differs from the shipped one in the
+# targets (random loopback ports) and the intervals only: scrape and
+# evaluation every 2s instead of 1m, and scrape_timeout 2s instead of 30s
+# because Prometheus refuses a timeout longer than the interval. The job
+# name, relabelling and rule file are the shipped ones.
+#
+# Everything listens on 127.0.0.1; processes and the temporary directory are
+# removed on exit. Needs go, prometheus, alertmanager, curl: installed with
+# apt-get when missing and running as root; otherwise the script fails with
+# CI=true and skips, loudly, elsewhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '[e2e-prometheus] %s\n' "$*" >&2; }
+
+skip_or_fail() {
+	if [ "${CI:-}" = true ]; then
+		log "FAIL: $*"
+		exit 1
+	fi
+	log "SKIP: $*"
+	log "SKIP: THE END-TO-END CHECK DID NOT RUN."
+	exit 0
+}
+
+ensure_tools() {
+	local missing=()
+	command -v go >/dev/null || skip_or_fail "go is missing"
+	command -v prometheus >/dev/null || missing+=(prometheus)
+	# Debian names the binary prometheus-alertmanager.
+	alertmanager=$(command -v alertmanager || command -v prometheus-alertmanager || true)
+	[ -n "$alertmanager" ] || missing+=(prometheus-alertmanager)
+	command -v curl >/dev/null || missing+=(curl)
+	[ ${#missing[@]} -eq 0 ] && return
+	if [ "$(id -u)" -ne 0 ]; then
+		skip_or_fail "missing ${missing[*]} and not root to apt-get install them"
+	fi
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
+		skip_or_fail "apt-get install ${missing[*]} failed"
+	alertmanager=$(command -v alertmanager || command -v prometheus-alertmanager)
+}
+ensure_tools
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/upstash-e2e.XXXXXX")
+pids=()
+cleanup() {
+	local status=$?
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ $status -ne 0 ]; then
+		for f in "$tmp"/*.log; do
+			[ -f "$f" ] || continue
+			log "---- last lines of $(basename "$f")"
+			tail -n 20 "$f" >&2 || true
+		done
+	fi
+	rm -rf "$tmp"
+	exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A random free loopback port; the listener that takes it is checked to be
+# ours by the wait that follows.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+taken_ports=" "
+free_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 40000))
+		if [[ $taken_ports != *" $p "* ]] && ! port_in_use "$p"; then
+			taken_ports+="$p "
+			echo "$p"
+			return
+		fi
+	done
+	log "no free port found"
+	return 1
+}
+
+# wait_http URL PID SECONDS: until URL answers 200, failing early if PID died.
+wait_http() {
+	local url=$1 pid=$2 deadline=$((SECONDS + $3))
+	until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			log "process $pid exited before $url answered"
+			return 1
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			log "$url did not answer within $3s"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+log "building the exporter and the deploy tests"
+go build -o "$tmp/upstash_backup_exporter" .
+(cd deploy && go test -c -o "$tmp/deploy.test" .)
+
+exporter_port=$(free_port)
+prometheus_port=$(free_port)
+alertmanager_port=$(free_port)
+
+log "exporter --demo on 127.0.0.1:$exporter_port"
+"$tmp/upstash_backup_exporter" --demo --web.listen-address="127.0.0.1:$exporter_port" \
+	>"$tmp/exporter.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$exporter_port/-/ready" "${pids[-1]}" 20
+
+log "alertmanager on 127.0.0.1:$alertmanager_port with deploy/alertmanager/alertmanager.yml"
+mkdir -p "$tmp/alertmanager"
+"$alertmanager" --config.file="$root/deploy/alertmanager/alertmanager.yml" \
+	--storage.path="$tmp/alertmanager" \
+	--web.listen-address="127.0.0.1:$alertmanager_port" \
+	--cluster.listen-address= \
+	--log.level=warn >"$tmp/alertmanager.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$alertmanager_port/-/ready" "${pids[-1]}" 20
+
+# The derived configuration: every change is listed here and counted.
+mkdir -p "$tmp/prometheus"
+cp deploy/prometheus/alerts.yml "$tmp/prometheus/alerts.yml"
+sed -e 's/^\(  evaluation_interval:\) 1m$/\1 2s/' \
+	-e 's/^\(    scrape_interval:\) 1m$/\1 2s/' \
+	-e 's/^\(    scrape_timeout:\) 30s$/\1 2s/' \
+	-e "s/^\(          - \)localhost:10035\$/\1127.0.0.1:$exporter_port/" \
+	-e "s/^\(            - \)localhost:9093\$/\1127.0.0.1:$alertmanager_port/" \
+	deploy/prometheus/prometheus.yml >"$tmp/prometheus/prometheus.yml"
+changed=$(diff deploy/prometheus/prometheus.yml "$tmp/prometheus/prometheus.yml" | grep -c '^>' || true)
+if [ "$changed" -ne 5 ]; then
+	log "deriving the test configuration changed $changed lines of deploy/prometheus/prometheus.yml, want 5:"
+	diff deploy/prometheus/prometheus.yml "$tmp/prometheus/prometheus.yml" >&2 || true
+	exit 1
+fi
+promtool check config "$tmp/prometheus/prometheus.yml" >/dev/null
+
+log "prometheus on 127.0.0.1:$prometheus_port"
+prometheus --config.file="$tmp/prometheus/prometheus.yml" \
+	--storage.tsdb.path="$tmp/prometheus/data" \
+	--web.listen-address="127.0.0.1:$prometheus_port" \
+	--log.level=warn >"$tmp/prometheus.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$prometheus_port/-/ready" "${pids[-1]}" 30
+
+log "running the end-to-end tests"
+(
+	cd deploy
+	E2E_EXPORTER_URL="http://127.0.0.1:$exporter_port" \
+		E2E_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port" \
+		E2E_ALERTMANAGER_URL="http://127.0.0.1:$alertmanager_port" \
+		E2E_EXPORTER_BIN="$tmp/upstash_backup_exporter" \
+		E2E_TIMEOUT="${E2E_TIMEOUT:-60s}" \
+		"$tmp/deploy.test" -test.run '^TestE2E' -test.v -test.timeout 3m
+)
+log "ok in ${SECONDS}s"
