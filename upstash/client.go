@@ -42,8 +42,14 @@ type Config struct {
 	Timeout time.Duration
 	// MaxResponseBytes limits the size of one answer's body.
 	MaxResponseBytes int64
-	// Transport defaults to a clone of http.DefaultTransport.
+	// Transport defaults to a clone of http.DefaultTransport that keeps
+	// Concurrency idle connections to the API.
 	Transport http.RoundTripper
+	// Concurrency is how many calls the caller makes at once. The default
+	// transport keeps that many idle connections (http.Transport keeps 2
+	// per host), so calls reuse connections instead of opening and closing
+	// one each.
+	Concurrency int
 	// UserAgent is sent on every request.
 	UserAgent string
 	// Observe, when set, is called once for every HTTP request made, with
@@ -104,7 +110,10 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = max(cfg.Concurrency, http.DefaultMaxIdleConnsPerHost)
+		t.MaxIdleConns = max(cfg.Concurrency, t.MaxIdleConns)
+		cfg.Transport = t
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "upstash_backup_exporter"
