@@ -55,6 +55,9 @@ type options struct {
 	logFormat     string
 	demo          bool
 	webConfig     *web.FlagConfig
+	// maxResponseBytes is not a flag: tests lower the client's body limit
+	// to exercise it without sending 64 MiB. 0 keeps the client's default.
+	maxResponseBytes int64
 }
 
 func main() {
@@ -311,7 +314,9 @@ func (e *exporter) newClient(a collector.Account) (collector.API, error) {
 		Email:                a.Email,
 		APIKey:               string(a.APIKey),
 		Timeout:              e.opts.apiTimeout,
+		MaxResponseBytes:     e.opts.maxResponseBytes,
 		MaxRequestsPerSecond: e.opts.maxRPS,
+		Concurrency:          e.opts.concurrency,
 		UserAgent:            exporterName + "/" + version.Version,
 		Observe:              e.api.Observer(a.Name),
 	})
