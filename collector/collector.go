@@ -111,6 +111,8 @@ type account struct {
 	// listed its order.
 	listing map[string]upstash.Database
 	listed  []string
+	// listedAt is when listing was read.
+	listedAt time.Time
 	// watched are the databases whose series are exported: the configured
 	// ones, or the discovered ones that pass include and exclude.
 	watched []*database
@@ -195,7 +197,7 @@ func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error)
 		}
 		a := &account{cfg: ac, api: api, byID: map[string]*database{}}
 		if p := prev[ac.Name]; p != nil {
-			a.listing, a.listed = p.listing, p.listed
+			a.listing, a.listed, a.listedAt = p.listing, p.listed, p.listedAt
 			a.curRun, a.sawOK, a.sawAuth = p.curRun, p.sawOK, p.sawAuth
 			a.doneRun, a.doneUp = p.doneRun, p.doneUp
 			for id, d := range p.byID {

@@ -76,18 +76,34 @@ type fetch struct {
 
 // refreshAccount lists the account's databases, then reads the backups of
 // every watched database whose cached answer is not fresh, at most
-// Options.Concurrency at a time.
+// Options.Concurrency at a time. The listing is cached like a database's
+// answer: with a cache TTL, list-databases too is called at most once per
+// TTL, so the API load does not grow with the number of scrapers.
 func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) {
 	log := c.log.With("account", a.cfg.Name)
-	databases, listErr := a.api.ListDatabases(ctx)
+	c.mu.Lock()
+	cached := a.listingFresh(c.opts.Now(), c.opts.CacheTTL)
+	c.mu.Unlock()
+	var databases []upstash.Database
+	var listErr error
+	if !cached {
+		databases, listErr = a.api.ListDatabases(ctx)
+	}
 
 	c.mu.Lock()
-	a.observe(listErr)
-	if listErr == nil {
-		a.setListing(databases)
+	if !cached {
+		a.observe(listErr)
+		if listErr == nil {
+			a.setListing(databases, c.opts.Now())
+		}
 	}
 	a.retarget()
 	fetches := a.plan(run, c.opts.Now(), c.opts.CacheTTL)
+	if cached && len(fetches) == 0 {
+		// Served wholly from the cache: no call tells anything new about
+		// the credentials, so upstash_up stays what the last call found.
+		a.sawOK, a.sawAuth = a.doneUp, false
+	}
 	c.mu.Unlock()
 
 	if listErr != nil {
@@ -137,9 +153,8 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 	}
 	c.mu.Unlock()
 
-	log = log.With("database_id", f.db.id)
 	if err != nil {
-		log.Log(ctx, levelFor(err), "Listing backups failed", errorArgs(err)...)
+		log.Log(ctx, levelFor(err), "Listing backups failed", append([]any{"database_id", f.db.id}, errorArgs(err)...)...)
 		return
 	}
 	if len(list.Problems) > 0 {
@@ -150,6 +165,7 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 			}
 		}
 		log.Warn("Backup list had entries that could not be read as given",
+			"database_id", f.db.id,
 			"skipped", skipped,
 			"altered", len(list.Problems)-skipped,
 			"first_reason", list.Problems[0].Reason)
@@ -182,8 +198,16 @@ func (a *account) observe(err error) {
 	}
 }
 
-// setListing keeps a successful list-databases answer. Caller holds mu.
-func (a *account) setListing(databases []upstash.Database) {
+// listingFresh says whether the last listing, read less than ttl ago, can
+// stand for this refresh's. Caller holds mu.
+func (a *account) listingFresh(now time.Time, ttl time.Duration) bool {
+	return ttl > 0 && a.listing != nil && now.Sub(a.listedAt) < ttl
+}
+
+// setListing keeps a successful list-databases answer, read at now. Caller
+// holds mu.
+func (a *account) setListing(databases []upstash.Database, now time.Time) {
+	a.listedAt = now
 	a.listing = make(map[string]upstash.Database, len(databases))
 	a.listed = make([]string, 0, len(databases))
 	for _, db := range databases {
