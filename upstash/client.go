@@ -157,7 +157,12 @@ func (c *Client) ListBackups(ctx context.Context, databaseID string) (BackupList
 	}
 	list, err := DecodeBackups(body, c.now())
 	if err != nil {
-		return BackupList{}, &APIError{Endpoint: EndpointListBackup, DatabaseID: databaseID, StatusCode: http.StatusOK, Class: ClassDecode, Err: err}
+		return BackupList{}, &APIError{Endpoint: EndpointListBackup, DatabaseID: databaseID, StatusCode: http.StatusOK, Class: ClassDecode, Err: c.redactError(err)}
+	}
+	// Reasons quote what the answer holds, which an API echoing the
+	// request could make the key.
+	for i := range list.Problems {
+		list.Problems[i].Reason = c.redact(list.Problems[i].Reason)
 	}
 	return list, nil
 }
@@ -171,7 +176,7 @@ func (c *Client) ListDatabases(ctx context.Context) ([]Database, error) {
 	}
 	dbs, err := DecodeDatabases(body)
 	if err != nil {
-		return nil, &APIError{Endpoint: EndpointListDatabases, StatusCode: http.StatusOK, Class: ClassDecode, Err: err}
+		return nil, &APIError{Endpoint: EndpointListDatabases, StatusCode: http.StatusOK, Class: ClassDecode, Err: c.redactError(err)}
 	}
 	return dbs, nil
 }
@@ -188,7 +193,7 @@ func (c *Client) GetDatabase(ctx context.Context, databaseID string) (Database, 
 	}
 	db, err := DecodeDatabase(body)
 	if err != nil {
-		return Database{}, &APIError{Endpoint: EndpointGetDatabase, DatabaseID: databaseID, StatusCode: http.StatusOK, Class: ClassDecode, Err: err}
+		return Database{}, &APIError{Endpoint: EndpointGetDatabase, DatabaseID: databaseID, StatusCode: http.StatusOK, Class: ClassDecode, Err: c.redactError(err)}
 	}
 	return db, nil
 }
@@ -341,6 +346,12 @@ func (c *Client) redact(s string) string {
 		}
 	}
 	return s
+}
+
+// redactError is err with its text redacted: a decode error quotes the
+// answer, which an API echoing the request could make the key.
+func (c *Client) redactError(err error) error {
+	return errors.New(c.redact(err.Error()))
 }
 
 // parseRetryAfter reads delta-seconds or an HTTP date; 0 when absent or

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Decoding policy. The API's answers drift (see the project README,
@@ -191,7 +192,14 @@ func decodeArray(body []byte) ([]json.RawMessage, error) {
 func describeJSON(b []byte) string {
 	if msg, ok := errorMessage(b); ok {
 		if len(msg) > maxExcerpt {
-			msg = strings.ToValidUTF8(msg[:maxExcerpt], "") + "…"
+			// Cut between words: a cut through a token would leave a
+			// piece of it that redaction, which matches whole secrets,
+			// cannot recognise.
+			cut := strings.LastIndexFunc(msg[:maxExcerpt+1], unicode.IsSpace)
+			if cut < 0 {
+				return fmt.Sprintf("an error message of %d bytes", len(msg))
+			}
+			msg = strings.ToValidUTF8(msg[:cut], "") + " …"
 		}
 		return "an error message: " + strconv.Quote(msg)
 	}
@@ -313,12 +321,14 @@ func parseNumber(raw json.RawMessage) (int64, error) {
 	return int64(f), nil
 }
 
-// describeValue names a JSON value's kind without repeating long values.
+// describeValue repeats a short JSON value and only measures a long one:
+// a piece of a long value could be a piece of a secret that redaction,
+// which matches whole secrets, cannot recognise.
 func describeValue(b []byte) string {
 	if len(b) <= 32 {
 		return string(b)
 	}
-	return string(b[:32]) + "…"
+	return fmt.Sprintf("a value of %d bytes", len(b))
 }
 
 // parseFlag reads true/false as a boolean, a string ("true", "1", "yes")
