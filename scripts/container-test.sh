@@ -122,6 +122,7 @@ check() { # check WHAT GOT WANT
 inspect() { podman "${S[@]}" image inspect --format "$1" "$image"; }
 check user "$(inspect '{{.Config.User}}')" "65534:65534"
 check entrypoint "$(inspect '{{json .Config.Entrypoint}}')" '["/bin/upstash_backup_exporter"]'
+# shellcheck disable=SC2016 # a Go template, not a shell expansion
 check "exposed ports" "$(inspect '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')" "10035/tcp "
 # scratch, a CA bundle and a static binary: no toolchain or shell came along.
 size=$(inspect '{{.Size}}')
