@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -122,7 +123,9 @@ func Summarize(backups []upstash.Backup, s Settings) Summary {
 			}
 		case upstash.StateCompleted:
 			sum.Completed++
-			sum.RetainedSizeBytes += b.SizeBytes
+			// Saturate: sizes come from the API, and a sum that wraps
+			// would export a negative size.
+			sum.RetainedSizeBytes = addSaturating(sum.RetainedSizeBytes, b.SizeBytes)
 			switch {
 			case !sum.LastCompleted.Valid || t > sum.LastCompleted.Unix:
 				sum.LastCompleted = Timestamp{t, true}
@@ -160,4 +163,13 @@ func Summarize(backups []upstash.Backup, s Settings) Summary {
 		sum.ExpectedInterval = dailyInterval
 	}
 	return sum
+}
+
+// addSaturating adds a size to a sum of sizes, stopping at the largest
+// int64 instead of wrapping.
+func addSaturating(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
