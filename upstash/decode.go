@@ -86,7 +86,7 @@ func DecodeBackups(body []byte, now time.Time) (BackupList, error) {
 		}
 		if b.BackupID != "" {
 			if _, dup := seen[b.BackupID]; dup {
-				list.Problems = append(list.Problems, DecodeProblem{Index: i, Skipped: true, Reason: "backup_id " + strconv.Quote(b.BackupID) + " listed again"})
+				list.Problems = append(list.Problems, DecodeProblem{Index: i, Skipped: true, Reason: "backup_id " + quoteShort(b.BackupID) + " listed again"})
 				continue
 			}
 			seen[b.BackupID] = struct{}{}
@@ -319,6 +319,15 @@ func parseNumber(raw json.RawMessage) (int64, error) {
 		return 0, fmt.Errorf("%s is not a number", describeValue(b))
 	}
 	return int64(f), nil
+}
+
+// quoteShort quotes a short text and only measures a long one, which keeps
+// reasons (logged) short and, like describeValue, never cuts a value.
+func quoteShort(s string) string {
+	if len(s) <= 64 {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("of %d bytes", len(s))
 }
 
 // describeValue repeats a short JSON value and only measures a long one:
