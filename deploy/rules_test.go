@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -125,10 +126,14 @@ func TestAlertRules(t *testing.T) {
 			if r.Alert == "" || r.Record != "" {
 				t.Fatalf("only alerting rules belong in %s, got %+v", alertsFile, r)
 			}
-			if seen[r.Alert] {
-				t.Errorf("alert %s defined twice", r.Alert)
+			// One alert may have several rules (different holds for
+			// different causes), told apart by their labels, never two
+			// rules that would raise the same alert.
+			key := r.Alert + fmt.Sprint(r.Labels)
+			if seen[key] {
+				t.Errorf("alert %s defined twice with the same labels %v", r.Alert, r.Labels)
 			}
-			seen[r.Alert] = true
+			seen[key] = true
 			if !regexp.MustCompile(`^Upstash[A-Za-z]+$`).MatchString(r.Alert) {
 				t.Errorf("alert name %q: want UpstashCamelCase", r.Alert)
 			}

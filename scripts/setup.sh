@@ -41,8 +41,8 @@ apt_install() {
 }
 
 setup_failed=0
-apt_install promtool:prometheus prometheus:prometheus curl:curl ||
-	{ say "could not install prometheus (promtool and the server)"; setup_failed=1; }
+apt_install promtool:prometheus prometheus:prometheus amtool:prometheus-alertmanager curl:curl ||
+	{ say "could not install prometheus and alertmanager (promtool, amtool, the servers)"; setup_failed=1; }
 apt_install buildah:buildah podman:podman runc:runc busybox:busybox-static ||
 	{ say "could not install buildah/podman (container test)"; setup_failed=1; }
 
