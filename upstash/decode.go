@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Decoding policy. The API's answers drift (see the project README,
@@ -51,58 +52,97 @@ type wireBackup struct {
 // DecodeBackups reads a list-backup answer. now is used only to skip
 // backups dated more than a day ahead of it.
 func DecodeBackups(body []byte, now time.Time) (BackupList, error) {
+	// Fast path: an answer whose every entry is an object of the expected
+	// shape decodes in one pass. Anything odd falls back to entry by
+	// entry, so one bad entry costs only itself.
+	var wires []wireBackup
+	if err := json.Unmarshal(body, &wires); err == nil {
+		list := BackupList{Backups: make([]Backup, 0, len(wires))}
+		d := backupDecoder{list: &list, latest: now.Add(maxFutureSkew).Unix()}
+		for i := range wires {
+			d.add(i, &wires[i])
+		}
+		return list, nil
+	}
 	entries, err := decodeArray(body)
 	if err != nil {
 		return BackupList{}, err
 	}
 	list := BackupList{Backups: make([]Backup, 0, len(entries))}
-	seen := make(map[string]struct{}, len(entries))
-	latest := now.Add(maxFutureSkew).Unix()
+	d := backupDecoder{list: &list, latest: now.Add(maxFutureSkew).Unix()}
 	for i, raw := range entries {
 		var w wireBackup
 		if err := json.Unmarshal(raw, &w); err != nil {
 			list.Problems = append(list.Problems, DecodeProblem{Index: i, Skipped: true, Reason: "entry is not a backup object: " + shortJSONError(err)})
 			continue
 		}
-		ts, err := parseTimestamp(w.CreationTime)
-		if err != nil {
-			list.Problems = append(list.Problems, DecodeProblem{Index: i, Skipped: true, Reason: "creation_time: " + err.Error()})
-			continue
-		}
-		if ts > latest {
-			list.Problems = append(list.Problems, DecodeProblem{Index: i, Skipped: true, Reason: fmt.Sprintf("creation_time %d is more than %s in the future", ts, maxFutureSkew)})
-			continue
-		}
-		b := Backup{
-			DatabaseID:        string(w.DatabaseID),
-			BackupID:          string(w.BackupID),
-			Name:              string(w.Name),
-			CreationTime:      ts,
-			State:             strings.ToLower(strings.TrimSpace(string(w.State))),
-			InternalBackupTag: string(w.InternalBackupTag),
-		}
-		if b.Name == "" {
-			b.Name = string(w.BackupName)
-		}
-		if b.BackupID != "" {
-			if _, dup := seen[b.BackupID]; dup {
-				list.Problems = append(list.Problems, DecodeProblem{Index: i, Skipped: true, Reason: "backup_id " + quoteShort(b.BackupID) + " listed again"})
-				continue
-			}
-			seen[b.BackupID] = struct{}{}
-		}
-		if size, err := parseInt(w.BackupSize); err != nil {
-			list.Problems = append(list.Problems, DecodeProblem{Index: i, Reason: "backup_size: " + err.Error() + "; read as 0"})
-		} else if size < 0 {
-			list.Problems = append(list.Problems, DecodeProblem{Index: i, Reason: fmt.Sprintf("backup_size %d is negative; read as 0", size)})
-		} else {
-			b.SizeBytes = size
-		}
-		b.DailyBackup = parseFlag(w.DailyBackup)
-		b.HourlyBackup = parseFlag(w.HourlyBackup)
-		list.Backups = append(list.Backups, b)
+		d.add(i, &w)
 	}
 	return list, nil
+}
+
+// backupDecoder turns wire entries into Backups under the policy above.
+type backupDecoder struct {
+	list   *BackupList
+	seen   map[string]struct{}
+	latest int64
+}
+
+func (d *backupDecoder) problem(i int, skipped bool, reason string) {
+	d.list.Problems = append(d.list.Problems, DecodeProblem{Index: i, Skipped: skipped, Reason: reason})
+}
+
+func (d *backupDecoder) add(i int, w *wireBackup) {
+	ts, err := parseTimestamp(w.CreationTime)
+	if err != nil {
+		d.problem(i, true, "creation_time: "+err.Error())
+		return
+	}
+	if ts > d.latest {
+		d.problem(i, true, fmt.Sprintf("creation_time %d is more than %s in the future", ts, maxFutureSkew))
+		return
+	}
+	b := Backup{
+		DatabaseID:        string(w.DatabaseID),
+		BackupID:          string(w.BackupID),
+		Name:              string(w.Name),
+		CreationTime:      ts,
+		State:             normalState(string(w.State)),
+		InternalBackupTag: string(w.InternalBackupTag),
+	}
+	if b.Name == "" {
+		b.Name = string(w.BackupName)
+	}
+	if b.BackupID != "" {
+		if d.seen == nil {
+			d.seen = make(map[string]struct{}, cap(d.list.Backups))
+		}
+		if _, dup := d.seen[b.BackupID]; dup {
+			d.problem(i, true, "backup_id "+quoteShort(b.BackupID)+" listed again")
+			return
+		}
+		d.seen[b.BackupID] = struct{}{}
+	}
+	if size, err := parseInt(w.BackupSize); err != nil {
+		d.problem(i, false, "backup_size: "+err.Error()+"; read as 0")
+	} else if size < 0 {
+		d.problem(i, false, fmt.Sprintf("backup_size %d is negative; read as 0", size))
+	} else {
+		b.SizeBytes = size
+	}
+	b.DailyBackup = parseFlag(w.DailyBackup)
+	b.HourlyBackup = parseFlag(w.HourlyBackup)
+	d.list.Backups = append(d.list.Backups, b)
+}
+
+// normalState lower-cases and trims a state, without allocating for the
+// documented ones.
+func normalState(s string) string {
+	switch s {
+	case StatePending, StateCompleted, StateFailed:
+		return s
+	}
+	return strings.ToLower(strings.TrimSpace(s))
 }
 
 // wireDatabase is a Database as the API sends it. Passwords and tokens are
@@ -252,6 +292,11 @@ func shortJSONError(err error) string {
 type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
+	if n := len(b); n >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+		// A plain string: no escapes to resolve, no bytes to replace.
+		*f = flexString(b[1 : n-1])
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -304,6 +349,9 @@ func parseNumber(raw json.RawMessage) (int64, error) {
 	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
 		return 0, errMissing
 	}
+	if n, ok := plainInt(b); ok {
+		return n, nil
+	}
 	text := string(b)
 	if b[0] == '"' {
 		if err := json.Unmarshal(b, &text); err != nil {
@@ -330,6 +378,22 @@ func quoteShort(s string) string {
 	return fmt.Sprintf("of %d bytes", len(s))
 }
 
+// plainInt reads an unsigned decimal integer of up to 18 digits without
+// allocating; anything else is left to the general path.
+func plainInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
 // describeValue repeats a short JSON value and only measures a long one:
 // a piece of a long value could be a piece of a secret that redaction,
 // which matches whole secrets, cannot recognise.
@@ -344,8 +408,11 @@ func describeValue(b []byte) string {
 // or a number; anything else, or absence, is false.
 func parseFlag(raw json.RawMessage) bool {
 	b := bytes.TrimSpace(raw)
-	if len(b) == 0 {
+	switch string(b) { // compiled without allocating
+	case "", "false", `"false"`, "null":
 		return false
+	case "true", `"true"`:
+		return true
 	}
 	var v any
 	if json.Unmarshal(b, &v) != nil {
