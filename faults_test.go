@@ -106,7 +106,11 @@ func rawf(format string) func(*upstashtest.Server, matrixCast) {
 }
 
 func faultCases() []faultCase {
-	const hang = 2 * time.Second
+	// A hung call outlives the scrape: the scrape gives up at its
+	// deadline (scrapeTimeout minus the 0.5s offset), the call at the
+	// client's timeout, later. The deadline leaves the healthy databases,
+	// answered at once, seconds to spare on a loaded machine.
+	const hang, hangAPITimeout = 4 * time.Second, 6 * time.Second
 	return []faultCase{
 		// Answers accepted: what the API says is what is exported.
 		{name: "200 empty array", apply: raw(`[]`), skipped: -1, want: []string{
@@ -224,9 +228,9 @@ func faultCases() []faultCase {
 		{name: "500", apply: fault(upstashtest.Fault{Status: 500}), failClass: upstash.ClassHTTPStatus, codes: map[string]float64{"500": 2}},
 		{name: "503 maintenance", apply: fault(upstashtest.Fault{Status: 503, Body: []byte(`{"error":"Upstash is under maintenance"}`)}), failClass: upstash.ClassHTTPStatus, codes: map[string]float64{"503": 2}},
 		{name: "connection reset", apply: fault(upstashtest.Fault{ResetConnection: true}), failClass: upstash.ClassConnection, codes: map[string]float64{upstash.CodeError: 2}},
-		{name: "hang past the deadline", apply: fault(upstashtest.Fault{Hang: true}), scrapeTimeout: hang, apiTimeout: 3 * time.Second,
+		{name: "hang past the deadline", apply: fault(upstashtest.Fault{Hang: true}), scrapeTimeout: hang, apiTimeout: hangAPITimeout,
 			failClass: upstash.ClassTimeout, codes: map[string]float64{upstash.CodeTimeout: 1}},
-		{name: "slow trickle body", apply: fault(upstashtest.Fault{TrickleInterval: 200 * time.Millisecond}), scrapeTimeout: hang, apiTimeout: 3 * time.Second,
+		{name: "slow trickle body", apply: fault(upstashtest.Fault{TrickleInterval: 200 * time.Millisecond}), scrapeTimeout: hang, apiTimeout: hangAPITimeout,
 			failClass: upstash.ClassTimeout, codes: map[string]float64{upstash.CodeTimeout: 1}},
 	}
 }
