@@ -56,7 +56,8 @@ func TestMain(m *testing.M) {
 }
 
 // contractMetrics is every metric name of the metric contract
-// (../shared/design/metrics.md), which --demo must show in full.
+// (../shared/design/metrics.md, plus backups_skipped: see the README's
+// changelog), which --demo must show in full.
 var contractMetrics = []string{
 	"upstash_redis_backups",
 	"upstash_redis_backups_by_state",
@@ -75,6 +76,7 @@ var contractMetrics = []string{
 	"upstash_backup_exporter_collect_success",
 	"upstash_backup_exporter_last_collect_success_timestamp_seconds",
 	"upstash_backup_exporter_collect_duration_seconds",
+	"upstash_backup_exporter_backups_skipped",
 	"upstash_backup_exporter_api_requests_total",
 	"upstash_backup_exporter_api_request_duration_seconds",
 	"upstash_backup_exporter_config_last_reload_successful",

@@ -135,6 +135,9 @@ type database struct {
 
 	summary    Summary
 	hasSummary bool
+	// skipped counts the entries of the last successful answer that the
+	// decoder left out.
+	skipped int
 	// lastSuccess is when list-backup last answered; zero before that.
 	lastSuccess time.Time
 	// lastOK says whether the last list-backup call succeeded, and
@@ -316,6 +319,7 @@ type databaseView struct {
 	lastSuccess time.Time
 	summary     Summary
 	hasSummary  bool
+	skipped     int
 }
 
 // snapshot copies what a collection waiting on refresh run reports. A
@@ -352,6 +356,7 @@ func (c *Collector) snapshot(run uint64) []accountView {
 				lastSuccess: d.lastSuccess,
 				summary:     d.summary,
 				hasSummary:  d.hasSummary,
+				skipped:     d.skipped,
 			})
 		}
 		views = append(views, v)
@@ -381,6 +386,7 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 	}
 	s := &d.summary
 	ch <- gauge(backupsDesc, float64(s.Backups), id)
+	ch <- gauge(backupsSkippedDesc, float64(d.skipped), id)
 	ch <- gauge(backupsByStateDesc, float64(s.Pending), id, upstash.StatePending)
 	ch <- gauge(backupsByStateDesc, float64(s.Completed), id, upstash.StateCompleted)
 	ch <- gauge(backupsByStateDesc, float64(s.Failed), id, upstash.StateFailed)

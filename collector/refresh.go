@@ -139,8 +139,14 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account, f fetch, log *slog.Logger) {
 	list, err := a.api.ListBackups(ctx, f.db.id)
 	var sum Summary
+	skipped := 0
 	if err == nil {
 		sum = Summarize(list.Backups, f.settings)
+		for _, p := range list.Problems {
+			if p.Skipped {
+				skipped++
+			}
+		}
 	}
 	now := c.opts.Now()
 
@@ -149,7 +155,7 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 	d := f.db
 	d.answeredRun, d.lastOK = run, err == nil
 	if err == nil {
-		d.summary, d.hasSummary, d.lastSuccess = sum, true, now
+		d.summary, d.hasSummary, d.lastSuccess, d.skipped = sum, true, now, skipped
 	}
 	c.mu.Unlock()
 
@@ -158,12 +164,6 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 		return
 	}
 	if len(list.Problems) > 0 {
-		skipped := 0
-		for _, p := range list.Problems {
-			if p.Skipped {
-				skipped++
-			}
-		}
 		log.Warn("Backup list had entries that could not be read as given",
 			"database_id", f.db.id,
 			"skipped", skipped,

@@ -9,7 +9,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-// contract is the exporter's metric contract (design/metrics.md): every
+// contract is the exporter's metric contract (design/metrics.md, plus
+// upstash_backup_exporter_backups_skipped, see the README's changelog): every
 // metric family it emits besides the go_, process_ and promhttp_ ones, with
 // its type. The end-to-end test compares it with a running exporter's
 // /metrics, so a drift on either side fails there.
@@ -31,6 +32,7 @@ var contract = map[string]string{
 	"upstash_backup_exporter_collect_success":                              "gauge",
 	"upstash_backup_exporter_last_collect_success_timestamp_seconds":       "gauge",
 	"upstash_backup_exporter_collect_duration_seconds":                     "gauge",
+	"upstash_backup_exporter_backups_skipped":                              "gauge",
 	"upstash_backup_exporter_api_requests_total":                           "counter",
 	"upstash_backup_exporter_api_request_duration_seconds":                 "histogram",
 	"upstash_backup_exporter_config_last_reload_successful":                "gauge",
