@@ -239,15 +239,17 @@ type exporter struct {
 	reloadOK          prometheus.Gauge
 	reloadSuccessTime prometheus.Gauge
 	reloadRequests    chan<- chan error
+	renders           chan struct{}
 }
 
 func newExporter(o options, logger *slog.Logger, getenv func(string) string, demo *upstashtest.Server) (*exporter, error) {
 	e := &exporter{
-		opts:   o,
-		logger: logger,
-		getenv: getenv,
-		demo:   demo,
-		static: prometheus.NewRegistry(),
+		opts:    o,
+		logger:  logger,
+		getenv:  getenv,
+		demo:    demo,
+		static:  prometheus.NewRegistry(),
+		renders: make(chan struct{}, maxConcurrentRenders),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "upstash_backup_exporter_config_last_reload_successful",
 			Help: "Whether the last configuration load succeeded (1) or failed (0).",
@@ -391,15 +393,27 @@ func (e *exporter) routes() http.Handler {
 func (e *exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), e.collectionTimeout(r))
 	defer cancel()
+	refreshed := e.collector.Refresh(ctx)
+
+	// Building the answer is where a scrape's memory goes (about 1 KiB a
+	// series), so only a few scrapes build at once. They wait after
+	// Refresh, so scrapes that arrive together still share one refresh.
+	select {
+	case e.renders <- struct{}{}:
+		defer func() { <-e.renders }()
+	case <-r.Context().Done():
+		return // Prometheus gave up on this scrape.
+	}
 	perScrape := prometheus.NewRegistry()
-	perScrape.MustRegister(e.collector.Bind(ctx))
-	// The collection runs first, so the API calls it makes are already
-	// counted in the static registry when that is gathered.
+	perScrape.MustRegister(refreshed)
 	promhttp.HandlerFor(prometheus.Gatherers{perScrape, e.static}, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	}).ServeHTTP(w, r)
 }
+
+// maxConcurrentRenders bounds the scrapes that build their answer at once.
+const maxConcurrentRenders = 4
 
 // defaultScrapeTimeout is assumed when the scrape does not say its own
 // (curl, a browser): Prometheus' default scrape_timeout.

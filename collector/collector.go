@@ -287,6 +287,14 @@ func (b boundCollector) Collect(ch chan<- prometheus.Metric) { b.c.CollectContex
 // refresh until ctx ends, then reports what is known. Databases the refresh
 // has not answered yet report collect_success 0 and keep their last values.
 func (c *Collector) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
+	c.Refresh(ctx).Collect(ch)
+}
+
+// Refresh joins the refresh in flight, or starts one, and waits for it until
+// ctx ends. It returns a prometheus.Collector that reports what that refresh
+// found without starting another, so a caller can wait for its turn to
+// render after Refresh and its scrape still shares the one refresh.
+func (c *Collector) Refresh(ctx context.Context) prometheus.Collector {
 	start := c.opts.Now()
 	r := c.join()
 	if c.testHookJoined != nil {
@@ -296,10 +304,23 @@ func (c *Collector) CollectContext(ctx context.Context, ch chan<- prometheus.Met
 	case <-r.done:
 	case <-ctx.Done():
 	}
-	for _, a := range c.snapshot(r.id) {
+	return refreshed{c: c, run: r.id, duration: c.opts.Now().Sub(start)}
+}
+
+// refreshed reports the state as refresh run left it.
+type refreshed struct {
+	c        *Collector
+	run      uint64
+	duration time.Duration
+}
+
+func (r refreshed) Describe(ch chan<- *prometheus.Desc) { r.c.Describe(ch) }
+
+func (r refreshed) Collect(ch chan<- prometheus.Metric) {
+	for _, a := range r.c.snapshot(r.run) {
 		a.emit(ch)
 	}
-	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, c.opts.Now().Sub(start).Seconds())
+	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, r.duration.Seconds())
 }
 
 // accountView and databaseView are a collection's copy of the state, taken
