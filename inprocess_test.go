@@ -206,20 +206,7 @@ func (te *testExporter) tryScrape(ctx context.Context, timeout time.Duration) (i
 
 func (te *testExporter) do(t *testing.T, method, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, te.url+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := te.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
+	return httpDoWith(t, te.client, method, te.url+path, nil)
 }
 
 // apiRequests reads upstash_backup_exporter_api_requests_total from the

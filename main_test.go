@@ -170,6 +170,12 @@ func startExporter(t *testing.T, env []string, args ...string) *runningExporter 
 
 func httpDo(t *testing.T, method, url string, header map[string]string) (int, string) {
 	t.Helper()
+	return httpDoWith(t, http.DefaultClient, method, url, header)
+}
+
+// httpDoWith makes one request with client and returns its status and body.
+func httpDoWith(t *testing.T, client *http.Client, method, url string, header map[string]string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +183,7 @@ func httpDo(t *testing.T, method, url string, header map[string]string) (int, st
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
