@@ -437,8 +437,8 @@ func (e *exporter) collectionTimeout(r *http.Request) time.Duration {
 // serveReload asks the reload goroutine for a reload and reports its
 // result.
 func (e *exporter) serveReload(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost && r.Method != http.MethodPut {
-		w.Header().Set("Allow", "POST, PUT")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
 		return
 	}

@@ -272,6 +272,7 @@ func TestDemoServesTheWholeContract(t *testing.T) {
 		{http.MethodGet, "/-/healthy", 200},
 		{http.MethodGet, "/-/ready", 200},
 		{http.MethodGet, "/-/reload", 405},
+		{http.MethodPut, "/-/reload", 405},
 		{http.MethodPost, "/-/reload", 200},
 	} {
 		if code, body := httpDo(t, c.method, e.url+c.path, nil); code != c.want {
