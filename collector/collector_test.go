@@ -116,19 +116,7 @@ func compareGolden(t *testing.T, c prometheus.Collector, name string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(c)
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		for _, mf := range mfs {
-			if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(exposition(t, c)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -237,8 +225,20 @@ upstash_backup_exporter_api_requests_total{account="staging",code="401",endpoint
 // lines, without HELP and TYPE.
 func collectText(t *testing.T, ctx context.Context, c *Collector) string {
 	t.Helper()
+	var lines []string
+	for line := range strings.Lines(exposition(t, c.Bind(ctx))) {
+		if !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+// exposition gathers c on a pedantic registry and renders the text format.
+func exposition(t *testing.T, c prometheus.Collector) string {
+	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c.Bind(ctx))
+	reg.MustRegister(c)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -249,13 +249,7 @@ func collectText(t *testing.T, ctx context.Context, c *Collector) string {
 			t.Fatal(err)
 		}
 	}
-	var lines []string
-	for line := range strings.Lines(buf.String()) {
-		if !strings.HasPrefix(line, "#") {
-			lines = append(lines, line)
-		}
-	}
-	return strings.Join(lines, "")
+	return buf.String()
 }
 
 func hasLine(text, line string) bool {
