@@ -41,7 +41,7 @@ type Options struct {
 	// refresh.
 	CacheTTL time.Duration
 	// Timeout is the collection deadline of Collect, used when the caller
-	// gives none (Bind and CollectContext take the scrape's).
+	// gives none (Refresh and CollectContext take the scrape's).
 	Timeout time.Duration
 	// RefreshTimeout bounds one shared refresh. A refresh outlives the
 	// scrape that started it, so that a slow API still completes for the
@@ -262,26 +262,12 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector with Options.Timeout as the
-// deadline. A handler that knows the scrape's deadline uses Bind instead.
+// deadline. A handler that knows the scrape's deadline uses Refresh instead.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
 	defer cancel()
 	c.CollectContext(ctx, ch)
 }
-
-// Bind returns a prometheus.Collector whose collections end by ctx's
-// deadline: register it on a per-scrape registry with the scrape's context.
-func (c *Collector) Bind(ctx context.Context) prometheus.Collector {
-	return boundCollector{c: c, ctx: ctx}
-}
-
-type boundCollector struct {
-	c   *Collector
-	ctx context.Context
-}
-
-func (b boundCollector) Describe(ch chan<- *prometheus.Desc) { b.c.Describe(ch) }
-func (b boundCollector) Collect(ch chan<- prometheus.Metric) { b.c.CollectContext(b.ctx, ch) }
 
 // CollectContext collects with ctx's deadline: it waits for the shared
 // refresh until ctx ends, then reports what is known. Databases the refresh

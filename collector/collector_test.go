@@ -226,7 +226,7 @@ upstash_backup_exporter_api_requests_total{account="staging",code="401",endpoint
 func collectText(t *testing.T, ctx context.Context, c *Collector) string {
 	t.Helper()
 	var lines []string
-	for line := range strings.Lines(exposition(t, c.Bind(ctx))) {
+	for line := range strings.Lines(exposition(t, c.Refresh(ctx))) {
 		if !strings.HasPrefix(line, "#") {
 			lines = append(lines, line)
 		}
