@@ -233,8 +233,8 @@ type exporter struct {
 	// collector is built once; reloads retarget it, so series keep their
 	// last values across a reload.
 	collector *collector.Collector
-	cfg       atomic.Pointer[collector.Config]
-	ready     atomic.Bool
+	// cfg is the configuration in force; nil until the first load.
+	cfg atomic.Pointer[collector.Config]
 
 	reloadOK          prometheus.Gauge
 	reloadSuccessTime prometheus.Gauge
@@ -289,7 +289,6 @@ func (e *exporter) config() *collector.Config { return e.cfg.Load() }
 
 func (e *exporter) loaded(cfg *collector.Config) {
 	e.cfg.Store(cfg)
-	e.ready.Store(true)
 	e.reloadOK.Set(1)
 	e.reloadSuccessTime.SetToCurrentTime()
 }
@@ -357,7 +356,7 @@ func (e *exporter) routes() http.Handler {
 		_, _ = io.WriteString(w, "Healthy.\n")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !e.ready.Load() {
+		if e.config() == nil {
 			http.Error(w, "No configuration loaded.", http.StatusServiceUnavailable)
 			return
 		}
