@@ -240,6 +240,7 @@ type exporter struct {
 	reloadSuccessTime prometheus.Gauge
 	reloadRequests    chan<- chan error
 	renders           chan struct{}
+	handlerOpts       promhttp.HandlerOpts
 }
 
 func newExporter(o options, logger *slog.Logger, getenv func(string) string, demo *upstashtest.Server) (*exporter, error) {
@@ -250,6 +251,10 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string, dem
 		demo:    demo,
 		static:  prometheus.NewRegistry(),
 		renders: make(chan struct{}, maxConcurrentRenders),
+		handlerOpts: promhttp.HandlerOpts{
+			ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+			ErrorHandling: promhttp.ContinueOnError,
+		},
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "upstash_backup_exporter_config_last_reload_successful",
 			Help: "Whether the last configuration load succeeded (1) or failed (0).",
@@ -405,10 +410,7 @@ func (e *exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	perScrape := prometheus.NewRegistry()
 	perScrape.MustRegister(refreshed)
-	promhttp.HandlerFor(prometheus.Gatherers{perScrape, e.static}, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
-	}).ServeHTTP(w, r)
+	promhttp.HandlerFor(prometheus.Gatherers{perScrape, e.static}, e.handlerOpts).ServeHTTP(w, r)
 }
 
 // maxConcurrentRenders bounds the scrapes that build their answer at once.
