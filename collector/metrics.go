@@ -100,6 +100,7 @@ var allDescs = []*prometheus.Desc{
 type APIMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	held     *prometheus.GaugeVec
 }
 
 // NewAPIMetrics makes the api_requests_total counter and
@@ -115,6 +116,10 @@ func NewAPIMetrics() *APIMetrics {
 			Help:    "Latency of Upstash Developer API calls, by endpoint.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"endpoint"}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "upstash_backup_exporter_api_held_until_timestamp_seconds",
+			Help: "Unix time until which calls to this endpoint are held back because the Upstash API answered 429 with Retry-After (capped by --upstash.max-retry-after); 0 when no hold is in force.",
+		}, []string{"account", "endpoint"}),
 	}
 }
 
@@ -122,12 +127,14 @@ func NewAPIMetrics() *APIMetrics {
 func (m *APIMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.requests.Describe(ch)
 	m.duration.Describe(ch)
+	m.held.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (m *APIMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.requests.Collect(ch)
 	m.duration.Collect(ch)
+	m.held.Collect(ch)
 }
 
 // Observer is the upstash.Config.Observe hook for one account's client: it
@@ -136,5 +143,17 @@ func (m *APIMetrics) Observer(account string) func(endpoint, code string, d time
 	return func(endpoint, code string, d time.Duration) {
 		m.requests.WithLabelValues(account, endpoint, code).Inc()
 		m.duration.WithLabelValues(endpoint).Observe(d.Seconds())
+	}
+}
+
+// HoldObserver is the upstash.Config.ObserveHold hook for one account's
+// client: it shows a Retry-After hold, and its end, per endpoint.
+func (m *APIMetrics) HoldObserver(account string) func(endpoint string, until time.Time) {
+	return func(endpoint string, until time.Time) {
+		v := 0.0
+		if !until.IsZero() {
+			v = float64(until.UnixNano()) / 1e9
+		}
+		m.held.WithLabelValues(account, endpoint).Set(v)
 	}
 }

@@ -21,7 +21,10 @@ type Backup struct {
 	State        string
 	// SizeBytes is the API's backup_size. Its unit is undocumented; the
 	// database sizes of the same API are bytes, so it is treated as bytes.
-	SizeBytes         int64
+	SizeBytes int64
+	// SizeUnknown is true when backup_size could not be read (negative,
+	// not a number, too large): SizeBytes is then 0 and means nothing.
+	SizeUnknown       bool
 	DailyBackup       bool
 	HourlyBackup      bool
 	InternalBackupTag string
@@ -42,5 +45,21 @@ type DecodeProblem struct {
 	// Skipped is true when the entry was left out, false when it was kept
 	// with a field corrected (for example a negative size read as 0).
 	Skipped bool
-	Reason  string
+	// Kind is one of the Problem* constants: a short, fixed word that can
+	// be a label value.
+	Kind string
+	// Reason says what was wrong, for a log line; it may quote the answer.
+	Reason string
 }
+
+// Kinds of DecodeProblem. Every kind but ProblemBackupSize leaves the entry
+// out; ProblemBackupSize keeps it with SizeUnknown set.
+const (
+	ProblemNotObject     = "not_object"
+	ProblemTooLarge      = "too_large"
+	ProblemCreationTime  = "creation_time"
+	ProblemFuture        = "future_creation_time"
+	ProblemDuplicate     = "duplicate"
+	ProblemOtherDatabase = "other_database"
+	ProblemBackupSize    = "backup_size"
+)

@@ -31,6 +31,9 @@ const (
 	// over 100,000 backups while keeping a runaway body from exhausting
 	// memory.
 	DefaultMaxResponseBytes = 64 << 20
+	// DefaultMaxRetryAfter bounds a server's Retry-After: a hold of a day
+	// would blank every database for a day.
+	DefaultMaxRetryAfter = 5 * time.Minute
 )
 
 // Config holds what a Client needs. Only Email and APIKey are required.
@@ -56,6 +59,13 @@ type Config struct {
 	// the endpoint name, the status code or CodeTimeout/CodeError, and the
 	// time the request took.
 	Observe func(endpoint, code string, d time.Duration)
+	// MaxRetryAfter caps how long a Retry-After holds back the calls of
+	// one endpoint; DefaultMaxRetryAfter when zero.
+	MaxRetryAfter time.Duration
+	// ObserveHold, when set, is called when a Retry-After starts holding
+	// back the calls of an endpoint (until is when the hold ends) and when
+	// the hold ends or a success clears it (until is the zero time).
+	ObserveHold func(endpoint string, until time.Time)
 	// MaxRequestsPerSecond limits this client's calls; 0 is unlimited.
 	MaxRequestsPerSecond float64
 	// Now is the clock used for Retry-After dates, deadlines of retries and
