@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not part of Go itself:
 # Debian's prometheus package (promtool and a real Prometheus server),
-# buildah and podman for the container test, and golangci-lint (pinned,
-# built through the Go module proxy). Safe to run again: it installs only
+# buildah and podman for the container test, and golangci-lint and
+# actionlint (pinned, built through the Go module proxy). Safe to run again: it installs only
 # what is missing. Source it to get GOLANGCI_LINT set.
 set -euo pipefail
 
 GOLANGCI_LINT_VERSION=v2.15.0
+ACTIONLINT_VERSION=v1.7.12
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -52,6 +53,11 @@ if ! "$GOLANGCI_LINT" version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"
 	say "building golangci-lint $GOLANGCI_LINT_VERSION (once; takes a few minutes)"
 	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION") ||
 		{ say "could not build golangci-lint"; setup_failed=1; }
+fi
+if ! "$gobin/actionlint" -version 2>/dev/null | grep -q "${ACTIONLINT_VERSION#v}"; then
+	say "building actionlint $ACTIONLINT_VERSION"
+	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION") ||
+		{ say "could not build actionlint"; setup_failed=1; }
 fi
 export GOLANGCI_LINT
 export PATH=$gobin:$PATH

@@ -59,6 +59,7 @@ want() { [ ${#selected[@]} -eq 0 ] || [[ " ${selected[*]} " == *" $1 "* ]]; }
 want fmt && step fmt -- gofmt_clean
 want vet && step vet -- go vet ./...
 want lint && step lint golangci-lint -- bash -c 'golangci-lint run ./... && cd deploy && golangci-lint run --config ../.golangci.yml ./...'
+[ -d .github/workflows ] && want actionlint && step actionlint actionlint -- actionlint
 want go && step go-test-race promtool -- go test -race -count=1 ./...
 [ -f deploy/go.mod ] && want deploy && step deploy-go-test -- bash -c 'cd deploy && go vet ./... && go test -count=1 ./...'
 [ -f deploy/prometheus/alerts.yml ] && want rules && step promtool-rules promtool -- \
