@@ -8,12 +8,17 @@
 #
 # The build stage runs go commands only, so that any Go 1.26 image on
 # Debian bookworm builds it the same way.
-FROM golang:1.26-bookworm AS build
+#
+# Multi-arch: the build stage runs on the builder's own platform and
+# cross-compiles for the target one (no emulation), e.g.
+#   docker buildx build --platform linux/amd64,linux/arm64 .
+FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS build
 WORKDIR /src
 
-# Modules first: a source change does not download them again.
+# Modules first: a source change does not download them again. The cache
+# mount keeps them across builds too.
 COPY go.mod go.sum ./
-RUN go mod download
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
 
 COPY . .
 # Shown by --version and upstash_backup_exporter_build_info.
@@ -22,8 +27,11 @@ ARG REVISION=unknown
 ARG BRANCH=""
 ARG BUILD_USER=docker
 ARG BUILD_DATE=""
+ARG TARGETOS=linux
+ARG TARGETARCH
 ENV CGO_ENABLED=0
-RUN go build -trimpath -buildvcs=false \
+RUN --mount=type=cache,target=/go/pkg/mod \
+    GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -buildvcs=false \
       -ldflags="-s -w \
         -X 'github.com/prometheus/common/version.Version=${VERSION}' \
         -X 'github.com/prometheus/common/version.Revision=${REVISION}' \
@@ -34,6 +42,14 @@ RUN go build -trimpath -buildvcs=false \
  && go version /out/upstash_backup_exporter
 
 FROM scratch
+ARG VERSION=""
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="upstash_backup_exporter" \
+      org.opencontainers.image.description="Prometheus exporter that tells whether Upstash Redis backups are really happening" \
+      org.opencontainers.image.source="https://github.com/upstash-backup-exporter/upstash_backup_exporter" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 # The Upstash API is HTTPS: the exporter needs the CA bundle and nothing else.
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/upstash_backup_exporter /bin/upstash_backup_exporter

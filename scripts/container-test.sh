@@ -124,6 +124,11 @@ check user "$(inspect '{{.Config.User}}')" "65534:65534"
 check entrypoint "$(inspect '{{json .Config.Entrypoint}}')" '["/bin/upstash_backup_exporter"]'
 # shellcheck disable=SC2016 # a Go template, not a shell expansion
 check "exposed ports" "$(inspect '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')" "10035/tcp "
+label() { inspect "{{index .Labels \"org.opencontainers.image.$1\"}}"; }
+check "label version" "$(label version)" "$version"
+check "label revision" "$(label revision)" "$revision"
+check "label licenses" "$(label licenses)" "Apache-2.0"
+check "label source" "$(label source)" "https://github.com/upstash-backup-exporter/upstash_backup_exporter"
 # scratch, a CA bundle and a static binary: no toolchain or shell came along.
 size=$(inspect '{{.Size}}')
 if [ "$size" -gt 0 ] && [ "$size" -lt $((40 << 20)) ]; then
