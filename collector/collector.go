@@ -41,11 +41,15 @@ type Options struct {
 	// refresh.
 	CacheTTL time.Duration
 	// Timeout is the collection deadline of Collect, used when the caller
-	// gives none (Refresh and CollectContext take the scrape's).
+	// gives none (Refresh and CollectContext take the scrape's). It bounds
+	// how long a collection waits for the shared refresh, never the refresh
+	// itself or its API calls.
 	Timeout time.Duration
-	// RefreshTimeout bounds one shared refresh. A refresh outlives the
-	// scrape that started it, so that a slow API still completes for the
-	// scrapes after it, but never this long.
+	// RefreshTimeout is the refresh's own deadline, the only one its API
+	// calls and their retries see. A refresh is detached from the scrape
+	// that started it and outlives that scrape's deadline, so that a slow
+	// API still completes for the scrapes after it, but never this long:
+	// the databases not read by then count as failed reads.
 	RefreshTimeout time.Duration
 	// Now is the clock for success timestamps, cache expiry and the
 	// collection duration. Defaults to time.Now.
@@ -101,6 +105,7 @@ type Collector struct {
 	lastRun  uint64
 }
 
+// New returns a Collector for cfg; newAPI is called once for each account.
 // Call Close when done with it.
 func New(cfg *Config, newAPI NewAPI, opts Options) (*Collector, error) {
 	c := &Collector{opts: opts.withDefaults(), newAPI: newAPI}
@@ -194,8 +199,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // CollectContext collects with ctx's deadline: it waits for the shared
-// refresh until ctx ends, then reports what is known. Databases the refresh
-// has not answered yet report collect_success 0 and keep their last values.
+// refresh until ctx ends, then reports what is known. A database the refresh
+// has not read yet reports the outcome of its latest finished read and keeps
+// its last values; its read goes on in the refresh, up to
+// Options.RefreshTimeout.
 func (c *Collector) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
 	c.Refresh(ctx).Collect(ch)
 }

@@ -33,11 +33,14 @@ type accountView struct {
 }
 
 type databaseView struct {
-	id          string
-	info        upstash.Database
-	listed      bool
-	name        string
-	success     bool
+	id      string
+	info    upstash.Database
+	listed  bool
+	name    string
+	success bool
+	// finished is false while the database's first read has not ended:
+	// collect_success is then absent rather than 0.
+	finished    bool
 	lastSuccess time.Time
 	summary     Summary
 	hasSummary  bool
@@ -74,7 +77,8 @@ func (c *Collector) snapshot(run uint64) []accountView {
 				info:        info,
 				listed:      listed,
 				name:        name,
-				success:     d.lastOK && d.answeredRun >= run,
+				success:     d.lastOK,
+				finished:    d.answeredRun > 0,
 				lastSuccess: d.lastSuccess,
 				summary:     d.summary,
 				hasSummary:  d.hasSummary,
@@ -99,7 +103,9 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 		ch <- gauge(databaseInfoDesc, 1, id, d.name, account, d.info.Plan, d.info.Region, d.info.PrimaryRegion, d.info.State)
 		ch <- gauge(dailyBackupEnabledDesc, boolValue(d.info.DailyBackupEnabled), id)
 	}
-	ch <- gauge(collectSuccessDesc, boolValue(d.success), id)
+	if d.finished {
+		ch <- gauge(collectSuccessDesc, boolValue(d.success), id)
+	}
 	if !d.lastSuccess.IsZero() {
 		ch <- gauge(lastCollectSuccessDesc, unixSeconds(d.lastSuccess), id)
 	}

@@ -69,7 +69,7 @@ var (
 		[]string{"account"}, nil)
 	collectSuccessDesc = prometheus.NewDesc(
 		"upstash_backup_exporter_collect_success",
-		"1 when the last Upstash list-backup call for the database succeeded, else 0.",
+		"1 when the latest finished Upstash list-backup read of the database succeeded, else 0; a read still in flight does not count, and the series is absent until the first read has finished.",
 		[]string{"database_id"}, nil)
 	lastCollectSuccessDesc = prometheus.NewDesc(
 		"upstash_backup_exporter_last_collect_success_timestamp_seconds",

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -88,6 +89,7 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 	var listErr error
 	if !cached {
 		databases, listErr = a.api.ListDatabases(ctx)
+		listErr = c.deadlineError(ctx, listErr)
 	}
 
 	c.mu.Lock()
@@ -123,8 +125,11 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 		if ctx.Err() != nil {
 			rest := fetches[i:]
 			c.fail(run, rest)
-			log.Log(ctx, levelFor(ctx.Err()), "Refresh ended before every database was read",
-				"unread", len(rest), "err", context.Cause(ctx))
+			// ctx is the refresh's own context: it ended by the refresh
+			// deadline (Options.RefreshTimeout) or by Close, never by a
+			// scrape's deadline.
+			log.Log(ctx, levelFor(ctx.Err()), "Refresh deadline reached before every database was read; the unread ones count as failed",
+				"unread", len(rest), "refresh_timeout", c.opts.RefreshTimeout, "err", context.Cause(ctx))
 			break
 		}
 		g.Go(func() error {
@@ -138,6 +143,7 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 
 func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account, f fetch, log *slog.Logger) {
 	list, err := a.api.ListBackups(ctx, f.db.id)
+	err = c.deadlineError(ctx, err)
 	var sum Summary
 	skipped := 0
 	if err == nil {
@@ -170,6 +176,15 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 			"altered", len(list.Problems)-skipped,
 			"first_reason", list.Problems[0].Reason)
 	}
+}
+
+// deadlineError says, of a call that failed once the refresh's context
+// ctx passed its deadline, that the refresh's own deadline cut it short.
+func (c *Collector) deadlineError(ctx context.Context, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("refresh deadline of %s reached: %w", c.opts.RefreshTimeout, err)
+	}
+	return err
 }
 
 // fail records that the databases of fetches were not read in run.

@@ -45,13 +45,14 @@ type database struct {
 	skipped int
 	// lastSuccess is when list-backup last answered; zero before that.
 	lastSuccess time.Time
-	// lastOK says whether the last list-backup call succeeded, and
-	// answeredRun in which refresh it ended.
+	// lastOK says whether the last finished list-backup read succeeded,
+	// and answeredRun in which refresh it ended (or was given up, or was
+	// served from the cache); 0 while the first read has not finished. A
+	// read in flight changes neither: collect_success shows the outcome of
+	// the latest finished read, not whether this refresh has got to it yet.
 	lastOK      bool
 	answeredRun uint64
 }
-
-// New returns a Collector for cfg; newAPI is called once for each account.
 
 // retarget recomputes the watched databases from the configuration and the
 // last listing, keeping the state of databases that stay. Caller holds mu
