@@ -160,6 +160,7 @@ func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error)
 		a := &account{cfg: ac, api: api, byID: map[string]*database{}}
 		if p := prev[ac.Name]; p != nil {
 			a.listing, a.listed, a.listedAt = p.listing, p.listed, p.listedAt
+			a.listedCount, a.hasListing, a.unsafeIDs = p.listedCount, p.hasListing, p.unsafeIDs
 			a.curRun, a.sawOK, a.sawAuth = p.curRun, p.sawOK, p.sawAuth
 			a.doneRun, a.doneUp = p.doneRun, p.doneUp
 			for id, d := range p.byID {

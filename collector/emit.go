@@ -27,9 +27,13 @@ func (r refreshed) Collect(ch chan<- prometheus.Metric) {
 // accountView and databaseView are a collection's copy of the state, taken
 // under the lock and turned into metrics outside it.
 type accountView struct {
-	name      string
-	up        bool
-	databases []databaseView
+	name string
+	up   bool
+	// listed is how many databases the last successful listing listed;
+	// hasListing is false before one succeeded.
+	listed     int
+	hasListing bool
+	databases  []databaseView
 }
 
 type databaseView struct {
@@ -56,7 +60,12 @@ func (c *Collector) snapshot(run uint64) []accountView {
 	seen := map[string]bool{}
 	views := make([]accountView, 0, len(c.accounts))
 	for _, a := range c.accounts {
-		v := accountView{name: a.cfg.Name, databases: make([]databaseView, 0, len(a.watched))}
+		v := accountView{
+			name:       a.cfg.Name,
+			listed:     a.listedCount,
+			hasListing: a.hasListing,
+			databases:  make([]databaseView, 0, len(a.watched)),
+		}
 		if a.doneRun >= run {
 			v.up = a.doneUp
 		} else {
@@ -95,6 +104,9 @@ func (v *accountView) emit(ch chan<- prometheus.Metric) {
 		v.databases[i].emit(ch, v.name)
 	}
 	ch <- gauge(upDesc, boolValue(v.up), v.name)
+	if v.hasListing {
+		ch <- gauge(databasesDesc, float64(v.listed), v.name)
+	}
 }
 
 func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {

@@ -63,6 +63,11 @@ var (
 		"1 when the Upstash daily_backup_enabled field of the database is true, else 0.",
 		[]string{"database_id"}, nil)
 
+	databasesDesc = prometheus.NewDesc(
+		"upstash_redis_databases",
+		"Number of databases the account's last successful Upstash list-databases answer listed, before include and exclude; absent until one succeeded.",
+		[]string{"account"}, nil)
+
 	upDesc = prometheus.NewDesc(
 		"upstash_up",
 		"1 when the last collection reached the Upstash Developer API with accepted credentials: at least one call of the account answered 2xx and none answered 401 or 403.",
@@ -89,7 +94,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	backupsDesc, backupsByStateDesc, newestDesc, lastCompletedDesc, lastFailedDesc,
 	oldestPendingDesc, oldestCompletedDesc, lastCompletedSizeDesc, retainedSizeDesc,
-	latestStateDesc, expectedIntervalDesc, databaseInfoDesc, dailyBackupEnabledDesc,
+	latestStateDesc, expectedIntervalDesc, databaseInfoDesc, dailyBackupEnabledDesc, databasesDesc,
 	upDesc, collectSuccessDesc, lastCollectSuccessDesc, collectDurationDesc,
 	backupsSkippedDesc,
 }

@@ -92,11 +92,12 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 		listErr = c.deadlineError(ctx, listErr)
 	}
 
+	var news listingNews
 	c.mu.Lock()
 	if !cached {
 		a.observe(listErr)
 		if listErr == nil {
-			a.setListing(databases, c.opts.Now())
+			news = a.setListing(databases, c.opts.Now())
 		}
 	}
 	a.retarget()
@@ -108,6 +109,7 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 	}
 	c.mu.Unlock()
 
+	news.log(log)
 	if listErr != nil {
 		log.Log(ctx, levelFor(listErr), "Listing databases failed", errorArgs(listErr)...)
 		if upstash.IsAuth(listErr) {
@@ -210,27 +212,6 @@ func (a *account) observe(err error) {
 		a.sawOK = true
 	case upstash.IsAuth(err):
 		a.sawAuth = true
-	}
-}
-
-// listingFresh says whether the last listing, read less than ttl ago, can
-// stand for this refresh's. Caller holds mu.
-func (a *account) listingFresh(now time.Time, ttl time.Duration) bool {
-	return ttl > 0 && a.listing != nil && now.Sub(a.listedAt) < ttl
-}
-
-// setListing keeps a successful list-databases answer, read at now. Caller
-// holds mu.
-func (a *account) setListing(databases []upstash.Database, now time.Time) {
-	a.listedAt = now
-	a.listing = make(map[string]upstash.Database, len(databases))
-	a.listed = make([]string, 0, len(databases))
-	for _, db := range databases {
-		if _, dup := a.listing[db.ID]; dup || db.ID == "" {
-			continue
-		}
-		a.listing[db.ID] = db
-		a.listed = append(a.listed, db.ID)
 	}
 }
 

@@ -18,6 +18,14 @@ type account struct {
 	listed  []string
 	// listedAt is when listing was read.
 	listedAt time.Time
+	// listedCount is how many databases that answer listed, before any
+	// filter; hasListing says whether a listing succeeded yet.
+	listedCount int
+	hasListing  bool
+	// unsafeIDs are the ids of that answer that were left out because a
+	// path would normalise them ("." and ".."), so they are warned about
+	// once, not on every refresh.
+	unsafeIDs []string
 	// watched are the databases whose series are exported: the configured
 	// ones, or the discovered ones that pass include and exclude.
 	watched []*database
