@@ -76,9 +76,14 @@ func cast() (*Config, map[string]*stubAPI) {
 		"pending-3": {Backups: []upstash.Backup{at(3*time.Hour, pending, 0), at(30*time.Hour, completed, 200), at(5*time.Hour, pending, 0)}},
 		"never-4":   {},
 		"hourly-5":  {Backups: []upstash.Backup{hourly(at(time.Hour, completed, 70)), hourly(at(2*time.Hour, completed, 60))}},
+		// odd-6: an undocumented state, an entry left out, and a newest
+		// completed backup whose size could not be read.
 		"odd-6": {
-			Backups:  []upstash.Backup{at(time.Hour, "archived", 0), at(48*time.Hour, completed, 10)},
-			Problems: []upstash.DecodeProblem{{Index: 2, Skipped: true, Reason: "creation_time is not a number"}},
+			Backups: []upstash.Backup{at(time.Hour, "archived", 0), at(48*time.Hour, completed, 10), sizeUnknown(at(40*time.Hour, completed, 0))},
+			Problems: []upstash.DecodeProblem{
+				{Index: 2, Skipped: true, Kind: upstash.ProblemCreationTime, Reason: "creation_time is not a number"},
+				{Index: 3, Kind: upstash.ProblemBackupSize, Reason: "backup_size -1 is negative"},
+			},
 		},
 		"flaky-7":   {Backups: []upstash.Backup{daily(at(4*time.Hour, completed, 300))}},
 		"leaving-8": {Backups: []upstash.Backup{at(20*time.Hour, completed, 5)}},
@@ -160,7 +165,7 @@ func TestCollectGolden(t *testing.T) {
 	for _, want := range []string{
 		`level=ERROR msg="Listing backups failed" account=production database_id=flaky-7 class=http_status err="upstash list_backup \"flaky-7\": HTTP 500: server problem"`,
 		`level=ERROR msg="Listing databases failed" account=revoked class=http_status err="upstash list_databases: HTTP 401: Unauthorized"`,
-		`level=WARN msg="Backup list had entries that could not be read as given" account=production database_id=odd-6 skipped=1 altered=0 first_reason="creation_time is not a number"`,
+		`level=WARN msg="Backup list had entries that could not be read as given" account=production database_id=odd-6 skipped=1 altered=1 reasons="backup_size=1,creation_time=1" first_detail="creation_time is not a number"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks\n%s\nlog:\n%s", want, out)

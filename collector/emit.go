@@ -48,7 +48,7 @@ type databaseView struct {
 	lastSuccess time.Time
 	summary     Summary
 	hasSummary  bool
-	skipped     int
+	unreadable  []unreadable
 }
 
 // snapshot copies what a collection waiting on refresh run reports. A
@@ -91,7 +91,7 @@ func (c *Collector) snapshot(run uint64) []accountView {
 				lastSuccess: d.lastSuccess,
 				summary:     d.summary,
 				hasSummary:  d.hasSummary,
-				skipped:     d.skipped,
+				unreadable:  d.unreadable,
 			})
 		}
 		views = append(views, v)
@@ -126,7 +126,9 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 	}
 	s := &d.summary
 	ch <- gauge(backupsDesc, float64(s.Backups), id)
-	ch <- gauge(backupsSkippedDesc, float64(d.skipped), id)
+	for _, u := range d.unreadable {
+		ch <- gauge(entriesUnreadableDesc, float64(u.count), id, u.reason)
+	}
 	ch <- gauge(backupsByStateDesc, float64(s.Pending), id, upstash.StatePending)
 	ch <- gauge(backupsByStateDesc, float64(s.Completed), id, upstash.StateCompleted)
 	ch <- gauge(backupsByStateDesc, float64(s.Failed), id, upstash.StateFailed)
@@ -147,7 +149,7 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 			ch <- gauge(t.desc, float64(t.ts.Unix), id)
 		}
 	}
-	if s.LastCompleted.Valid {
+	if s.LastCompleted.Valid && !s.LastCompletedSizeUnknown {
 		ch <- gauge(lastCompletedSizeDesc, float64(s.LastCompletedSizeBytes), id)
 	}
 	ch <- gauge(retainedSizeDesc, float64(s.RetainedSizeBytes), id)

@@ -130,3 +130,34 @@ func TestDiscoverySkipsDotIDs(t *testing.T) {
 		}
 	}
 }
+
+// A backup list that empties is logged once and shows 0 backups; the
+// series that need a backup vanish.
+func TestBackupListEmptied(t *testing.T) {
+	t.Parallel()
+	api := newStub()
+	api.backups["db-1"] = upstash.BackupList{Backups: []upstash.Backup{at(time.Hour, completed, 1), at(25*time.Hour, completed, 1)}}
+	var logs syncBuffer
+	c := newTestCollector(t, oneAccount(DatabaseConfig{ID: "db-1"}), map[string]*stubAPI{"a": api}, Options{Now: newClock(t0).now, Logger: newLogger(&logs)})
+	collectText(t, t.Context(), c)
+	api.set(func(s *stubAPI) { s.backups["db-1"] = upstash.BackupList{} })
+	var got string
+	for range 2 {
+		got = collectText(t, t.Context(), c)
+	}
+	for _, line := range []string{
+		`upstash_redis_backups{database_id="db-1"} 0`,
+		`upstash_backup_exporter_collect_success{database_id="db-1"} 1`,
+	} {
+		if !hasLine(got, line) {
+			t.Errorf("lacks %s:\n%s", line, got)
+		}
+	}
+	if strings.Contains(got, "upstash_redis_backup_last_completed_timestamp_seconds{") {
+		t.Errorf("last completed exported without a backup:\n%s", got)
+	}
+	want := `level=WARN msg="Backup list is empty, it listed backups before" account=a database_id=db-1 previously_listed=2 unreadable=0`
+	if n := strings.Count(logs.String(), want); n != 1 {
+		t.Errorf("%d lines %s, want 1:\n%s", n, want, logs.String())
+	}
+}

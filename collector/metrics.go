@@ -80,10 +80,10 @@ var (
 		"upstash_backup_exporter_last_collect_success_timestamp_seconds",
 		"Unix time at which the database's Upstash list-backup call last succeeded.",
 		[]string{"database_id"}, nil)
-	backupsSkippedDesc = prometheus.NewDesc(
-		"upstash_backup_exporter_backups_skipped",
-		"Entries of the database's last successful Upstash list-backup answer that were left out of every upstash_redis_backup* series: not an object, creation_time missing, unreadable or more than a day in the future, or a backup_id listed again.",
-		[]string{"database_id"}, nil)
+	entriesUnreadableDesc = prometheus.NewDesc(
+		"upstash_backup_exporter_backup_entries_unreadable",
+		"Number of entries of the database's last successful Upstash list-backup answer that could not be read as given, by reason: backup_size keeps the entry without a size, every other reason leaves it out of every upstash_redis_backup* series; only reasons with entries are exported.",
+		[]string{"database_id", "reason"}, nil)
 	collectDurationDesc = prometheus.NewDesc(
 		"upstash_backup_exporter_collect_duration_seconds",
 		"Wall time the last collection from the Upstash Developer API took, in seconds.",
@@ -96,7 +96,7 @@ var allDescs = []*prometheus.Desc{
 	oldestPendingDesc, oldestCompletedDesc, lastCompletedSizeDesc, retainedSizeDesc,
 	latestStateDesc, expectedIntervalDesc, databaseInfoDesc, dailyBackupEnabledDesc, databasesDesc,
 	upDesc, collectSuccessDesc, lastCollectSuccessDesc, collectDurationDesc,
-	backupsSkippedDesc,
+	entriesUnreadableDesc,
 }
 
 // APIMetrics counts and times Developer API calls. It belongs on the

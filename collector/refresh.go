@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -141,61 +140,6 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 	}
 	_ = g.Wait() // the calls report through the state, never as an error
 	c.finish(run, a)
-}
-
-func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account, f fetch, log *slog.Logger) {
-	list, err := a.api.ListBackups(ctx, f.db.id)
-	err = c.deadlineError(ctx, err)
-	var sum Summary
-	skipped := 0
-	if err == nil {
-		sum = Summarize(list.Backups, f.settings)
-		for _, p := range list.Problems {
-			if p.Skipped {
-				skipped++
-			}
-		}
-	}
-	now := c.opts.Now()
-
-	c.mu.Lock()
-	a.observe(err)
-	d := f.db
-	d.answeredRun, d.lastOK = run, err == nil
-	if err == nil {
-		d.summary, d.hasSummary, d.lastSuccess, d.skipped = sum, true, now, skipped
-	}
-	c.mu.Unlock()
-
-	if err != nil {
-		log.Log(ctx, levelFor(err), "Listing backups failed", append([]any{"database_id", f.db.id}, errorArgs(err)...)...)
-		return
-	}
-	if len(list.Problems) > 0 {
-		log.Warn("Backup list had entries that could not be read as given",
-			"database_id", f.db.id,
-			"skipped", skipped,
-			"altered", len(list.Problems)-skipped,
-			"first_reason", list.Problems[0].Reason)
-	}
-}
-
-// deadlineError says, of a call that failed once the refresh's context
-// ctx passed its deadline, that the refresh's own deadline cut it short.
-func (c *Collector) deadlineError(ctx context.Context, err error) error {
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("refresh deadline of %s reached: %w", c.opts.RefreshTimeout, err)
-	}
-	return err
-}
-
-// fail records that the databases of fetches were not read in run.
-func (c *Collector) fail(run uint64, fetches []fetch) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, f := range fetches {
-		f.db.answeredRun, f.db.lastOK = run, false
-	}
 }
 
 // finish records the account's outcome once all its calls of run ended.

@@ -48,9 +48,10 @@ type database struct {
 
 	summary    Summary
 	hasSummary bool
-	// skipped counts the entries of the last successful answer that the
-	// decoder left out.
-	skipped int
+	// unreadable counts, by reason, the entries of the last successful
+	// answer that could not be read as given; reasons without any are
+	// left out.
+	unreadable []unreadable
 	// lastSuccess is when list-backup last answered; zero before that.
 	lastSuccess time.Time
 	// lastOK says whether the last finished list-backup read succeeded,
