@@ -127,6 +127,9 @@ func (v *validator) account(fa *fileAccount, i int) Account {
 		d := DatabaseConfig{ID: strings.TrimSpace(fd.ID), Name: fd.Name}
 		if d.ID == "" {
 			v.fail(errors.New("missing"), "accounts", i, "databases", j, "id")
+		} else if unsafeID(d.ID) {
+			v.fail(fmt.Errorf("%q is not a database id: a URL path would normalise it away", d.ID), "accounts", i, "databases", j, "id")
+			d.ID = ""
 		} else if k, dup := seen[d.ID]; dup {
 			v.fail(fmt.Errorf("duplicate database id %q (also accounts[%d].databases[%d])", d.ID, i, k), "accounts", i, "databases", j, "id")
 			d.ID = "" // reported once, not again across accounts
