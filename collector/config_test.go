@@ -36,8 +36,8 @@ testdata/config/bad-dot-id.yml:7: accounts[0].databases[1].id: ".." is not a dat
 		"bad-empty-id.yml":                `testdata/config/bad-empty-id.yml:6: accounts[0].databases[0].id: missing`,
 		"bad-empty-key-file.yml":          `testdata/config/bad-empty-key-file.yml:4: accounts[0].api_key_file: file "empty.key" is empty`,
 		"bad-empty.yml":                   `testdata/config/bad-empty.yml: accounts: no accounts configured`,
-		"bad-missing-key-file.yml":        `testdata/config/bad-missing-key-file.yml:4: accounts[0].api_key_file: open testdata/config/missing.key: no such file or directory`,
-		"bad-key-file-is-a-directory.yml": `testdata/config/bad-key-file-is-a-directory.yml:4: accounts[0].api_key_file: read testdata/config/key.d: is a directory`,
+		"bad-missing-key-file.yml":        `testdata/config/bad-missing-key-file.yml:4: accounts[0].api_key_file: stat testdata/config/missing.key: no such file or directory`,
+		"bad-key-file-is-a-directory.yml": `testdata/config/bad-key-file-is-a-directory.yml:4: accounts[0].api_key_file: testdata/config/key.d: not a regular file (a directory)`,
 		"bad-negative-duration.yml": `testdata/config/bad-negative-duration.yml:7: accounts[0].databases[0].expected_interval: must be positive, got -1h
 testdata/config/bad-negative-duration.yml:9: accounts[0].databases[1].expected_interval: must be positive, got 0s`,
 		"bad-no-accounts.yml": `testdata/config/bad-no-accounts.yml:1: accounts: no accounts configured`,

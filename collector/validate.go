@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -150,24 +148,6 @@ func (v *validator) account(fa *fileAccount, i int) Account {
 		a.Databases = append(a.Databases, d)
 	}
 	return a
-}
-
-func (v *validator) keyFile(name string, i int) config.Secret {
-	path := name
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(v.dir, path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		// The *PathError names the file and the cause, never its content.
-		v.fail(err, "accounts", i, "api_key_file")
-		return ""
-	}
-	key := strings.TrimSpace(string(data))
-	if key == "" {
-		v.fail(fmt.Errorf("file %q is empty", name), "accounts", i, "api_key_file")
-	}
-	return config.Secret(key)
 }
 
 func (v *validator) regexp(expr string, path ...any) *regexp.Regexp {
