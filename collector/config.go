@@ -97,12 +97,44 @@ type fileConfig struct {
 type fileAccount struct {
 	Name       string         `yaml:"name"`
 	Email      string         `yaml:"email"`
-	APIKey     config.Secret  `yaml:"api_key"`
+	APIKey     keyScalar      `yaml:"api_key"`
 	APIKeyFile string         `yaml:"api_key_file"`
 	APIURL     string         `yaml:"api_url"`
 	Databases  []fileDatabase `yaml:"databases"`
 	Include    string         `yaml:"include"`
 	Exclude    string         `yaml:"exclude"`
+}
+
+// keyScalar is api_key as written: the text of a scalar whatever its tag,
+// so that a key of digits (or one written !!int, !!float, !!bool) is
+// neither turned into a number nor quoted by a decoder's type error. A
+// value that is not a scalar is kept as its kind only, for an error that
+// does not quote it.
+type keyScalar struct {
+	text string
+	// notScalar names the kind of a value that is not a scalar; "" for a
+	// scalar.
+	notScalar string
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (k *keyScalar) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!null" {
+			k.text = n.Value
+		}
+	case yaml.MappingNode:
+		k.notScalar = "a mapping"
+	case yaml.SequenceNode:
+		k.notScalar = "a list"
+	default:
+		k.notScalar = "not a single value"
+	}
+	return nil
 }
 
 type fileDatabase struct {

@@ -15,6 +15,9 @@ var (
 	yamlUnknown     = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
 	yamlWrongType   = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: .*)? into (\S+)$`)
 	yamlDuplicate   = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
+	// A scalar whose explicit tag does not fit its text (api_key: !!bool
+	// yes): the message quotes the text, which may be a key.
+	yamlBadTag = regexp.MustCompile("(?s)^(?:yaml: )?cannot decode (!!\\w+) `.*` as an? (!!\\w+)$")
 )
 
 // yamlError turns an error of the YAML decoder into ConfigErrors that name
@@ -32,6 +35,9 @@ func yamlError(file string, root *yaml.Node, err error) error {
 }
 
 func parseYAMLMessage(file string, root *yaml.Node, msg string) *ConfigError {
+	if t := yamlBadTag.FindStringSubmatch(msg); t != nil {
+		return &ConfigError{File: file, Err: fmt.Errorf("a value tagged %s cannot be read as one (value not shown); quote it or drop the tag", t[2])}
+	}
 	m := yamlLineMessage.FindStringSubmatch(msg)
 	if m == nil {
 		return &ConfigError{File: file, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}

@@ -84,14 +84,16 @@ func (v *validator) account(fa *fileAccount, i int) Account {
 	}
 
 	switch {
-	case fa.APIKey != "" && fa.APIKeyFile != "":
+	case fa.APIKey.notScalar != "":
+		v.fail(fmt.Errorf("want a string, got %s", fa.APIKey.notScalar), "accounts", i, "api_key")
+	case fa.APIKey.text != "" && fa.APIKeyFile != "":
 		v.fail(errors.New("api_key and api_key_file are mutually exclusive"), "accounts", i, "api_key_file")
 	case fa.APIKeyFile != "":
 		a.APIKeySource = "api_key_file " + fa.APIKeyFile
 		a.APIKey = v.keyFile(fa.APIKeyFile, i)
-	case fa.APIKey != "":
+	case fa.APIKey.text != "":
 		a.APIKeySource = "api_key"
-		a.APIKey = config.Secret(strings.TrimSpace(string(fa.APIKey)))
+		a.APIKey = config.Secret(strings.TrimSpace(fa.APIKey.text))
 		if a.APIKey == "" {
 			v.fail(errors.New("empty"), "accounts", i, "api_key")
 		}
