@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -157,7 +158,12 @@ func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error)
 		if err != nil {
 			return nil, fmt.Errorf("account %q: %w", ac.Name, err)
 		}
-		a := &account{cfg: ac, api: api, byID: map[string]*database{}}
+		a := &account{
+			cfg:    ac,
+			api:    api,
+			redact: redact.New(redact.Credential{User: ac.Email, Key: string(ac.APIKey)}),
+			byID:   map[string]*database{},
+		}
 		if p := prev[ac.Name]; p != nil {
 			a.listing, a.listed, a.listedAt = p.listing, p.listed, p.listedAt
 			a.listedCount, a.hasListing, a.unsafeIDs = p.listedCount, p.hasListing, p.unsafeIDs

@@ -34,8 +34,8 @@ type listingNews struct {
 	unsafe []string
 }
 
-// setListing keeps a successful list-databases answer, read at now, and
-// says what changed. Empty ids, repeated ids and unsafe ids are left out.
+// setListing keeps a successful list-databases answer, read at now, with
+// the account's key removed from its label values, and says what changed. Empty ids, repeated ids and unsafe ids are left out.
 // Caller holds mu.
 func (a *account) setListing(databases []upstash.Database, now time.Time) listingNews {
 	news := listingNews{before: a.listedCount, hadBefore: a.hasListing}
@@ -57,11 +57,26 @@ func (a *account) setListing(databases []upstash.Database, now time.Time) listin
 		if _, dup := a.listing[db.ID]; dup || db.ID == "" {
 			continue
 		}
-		a.listing[db.ID] = db
+		a.listing[db.ID] = a.redacted(db)
 		a.listed = append(a.listed, db.ID)
 	}
 	a.unsafeIDs = unsafe
 	return news
+}
+
+// redacted is db with the account's key removed from the fields that
+// become label values of upstash_redis_database_info. Include and exclude
+// match the name as exported.
+func (a *account) redacted(db upstash.Database) upstash.Database {
+	if a.redact.Empty() {
+		return db
+	}
+	db.Name = a.redact.String(db.Name)
+	db.Plan = a.redact.String(db.Plan)
+	db.Region = a.redact.String(db.Region)
+	db.PrimaryRegion = a.redact.String(db.PrimaryRegion)
+	db.State = a.redact.String(db.State)
+	return db
 }
 
 // log writes the warnings of a new listing; log carries the account.

@@ -1,9 +1,14 @@
 package collector
 
 import (
+	"encoding/base64"
+	"html"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
@@ -159,5 +164,31 @@ func TestBackupListEmptied(t *testing.T) {
 	want := `level=WARN msg="Backup list is empty, it listed backups before" account=a database_id=db-1 previously_listed=2 unreadable=0`
 	if n := strings.Count(logs.String(), want); n != 1 {
 		t.Errorf("%d lines %s, want 1:\n%s", n, want, logs.String())
+	}
+}
+
+// An API that echoes the key in the answers it lists: the label values
+// taken from them show <secret> for every encoding of the key.
+func TestDatabaseInfoLabelsAreRedacted(t *testing.T) {
+	t.Parallel()
+	const email, key = "ops@example.com", "k&y+/0005"
+	api := newStub()
+	api.databases = []upstash.Database{{
+		ID:            "db-1",
+		Name:          "orders " + key,
+		Plan:          base64.StdEncoding.EncodeToString([]byte(email + ":" + key)),
+		Region:        "eu-" + url.QueryEscape(key),
+		PrimaryRegion: html.EscapeString(key),
+		State:         "active",
+	}}
+	cfg := &Config{Source: "test", Accounts: []Account{{Name: "a", Email: email, APIKey: key}}}
+	c := newTestCollector(t, cfg, map[string]*stubAPI{"a": api}, Options{Now: newClock(t0).now})
+	want := `
+# HELP upstash_redis_database_info Always 1: the database as Upstash list-databases describes it; plan is the API's type field, database_name the configured name when one is set.
+# TYPE upstash_redis_database_info gauge
+upstash_redis_database_info{account="a",database_id="db-1",database_name="orders <secret>",plan="<secret>",primary_region="<secret>",region="eu-<secret>",state="active"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "upstash_redis_database_info"); err != nil {
+		t.Error(err)
 	}
 }
