@@ -39,11 +39,11 @@ var (
 		[]string{"database_id"}, nil)
 	lastCompletedSizeDesc = prometheus.NewDesc(
 		"upstash_redis_backup_last_completed_size_bytes",
-		"Upstash backup_size of the newest completed backup; the API does not document its unit, it is treated as bytes like the API's database sizes.",
+		"Upstash backup_size of the newest completed backup, absent when that size could not be read (see backup_entries_unreadable); the API does not document its unit, it is treated as bytes like the API's database sizes.",
 		[]string{"database_id"}, nil)
 	retainedSizeDesc = prometheus.NewDesc(
 		"upstash_redis_backup_retained_size_bytes",
-		"Sum of the Upstash backup_size over completed backups; the API does not document its unit, it is treated as bytes like the API's database sizes.",
+		"Sum of the Upstash backup_size over the completed backups whose size could be read; the API does not document its unit, it is treated as bytes like the API's database sizes.",
 		[]string{"database_id"}, nil)
 	latestStateDesc = prometheus.NewDesc(
 		"upstash_redis_backup_latest_state",
