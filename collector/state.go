@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
-
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
