@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -41,11 +42,15 @@ type Options struct {
 	// refresh.
 	CacheTTL time.Duration
 	// Timeout is the collection deadline of Collect, used when the caller
-	// gives none (Refresh and CollectContext take the scrape's).
+	// gives none (Refresh and CollectContext take the scrape's). It bounds
+	// how long a collection waits for the shared refresh, never the refresh
+	// itself or its API calls.
 	Timeout time.Duration
-	// RefreshTimeout bounds one shared refresh. A refresh outlives the
-	// scrape that started it, so that a slow API still completes for the
-	// scrapes after it, but never this long.
+	// RefreshTimeout is the refresh's own deadline, the only one its API
+	// calls and their retries see. A refresh is detached from the scrape
+	// that started it and outlives that scrape's deadline, so that a slow
+	// API still completes for the scrapes after it, but never this long:
+	// the databases not read by then count as failed reads.
 	RefreshTimeout time.Duration
 	// Now is the clock for success timestamps, cache expiry and the
 	// collection duration. Defaults to time.Now.
@@ -101,51 +106,6 @@ type Collector struct {
 	lastRun  uint64
 }
 
-// account is one configured account and what refreshes learnt about it.
-// Fields below api are guarded by Collector.mu.
-type account struct {
-	cfg Account
-	api API
-
-	// listing is the last successful answer of list-databases, by id, and
-	// listed its order.
-	listing map[string]upstash.Database
-	listed  []string
-	// listedAt is when listing was read.
-	listedAt time.Time
-	// watched are the databases whose series are exported: the configured
-	// ones, or the discovered ones that pass include and exclude.
-	watched []*database
-	byID    map[string]*database
-
-	// Outcome of the account's calls in run curRun so far, and of the last
-	// run whose calls all ended (doneRun).
-	curRun         uint64
-	sawOK, sawAuth bool
-	doneRun        uint64
-	doneUp         bool
-}
-
-// database is a watched database and the state its refreshes left.
-type database struct {
-	id string
-	// name and interval are the configured name and expected_interval.
-	name     string
-	interval time.Duration
-
-	summary    Summary
-	hasSummary bool
-	// skipped counts the entries of the last successful answer that the
-	// decoder left out.
-	skipped int
-	// lastSuccess is when list-backup last answered; zero before that.
-	lastSuccess time.Time
-	// lastOK says whether the last list-backup call succeeded, and
-	// answeredRun in which refresh it ended.
-	lastOK      bool
-	answeredRun uint64
-}
-
 // New returns a Collector for cfg; newAPI is called once for each account.
 // Call Close when done with it.
 func New(cfg *Config, newAPI NewAPI, opts Options) (*Collector, error) {
@@ -198,9 +158,15 @@ func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error)
 		if err != nil {
 			return nil, fmt.Errorf("account %q: %w", ac.Name, err)
 		}
-		a := &account{cfg: ac, api: api, byID: map[string]*database{}}
+		a := &account{
+			cfg:    ac,
+			api:    api,
+			redact: redact.New(redact.Credential{User: ac.Email, Key: string(ac.APIKey)}),
+			byID:   map[string]*database{},
+		}
 		if p := prev[ac.Name]; p != nil {
 			a.listing, a.listed, a.listedAt = p.listing, p.listed, p.listedAt
+			a.listedCount, a.hasListing, a.unsafeIDs = p.listedCount, p.hasListing, p.unsafeIDs
 			a.curRun, a.sawOK, a.sawAuth = p.curRun, p.sawOK, p.sawAuth
 			a.doneRun, a.doneUp = p.doneRun, p.doneUp
 			for id, d := range p.byID {
@@ -212,36 +178,6 @@ func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error)
 		accounts = append(accounts, a)
 	}
 	return accounts, nil
-}
-
-// retarget recomputes the watched databases from the configuration and the
-// last listing, keeping the state of databases that stay. Caller holds mu
-// (or owns a).
-func (a *account) retarget() {
-	byID := make(map[string]*database, len(a.byID))
-	watched := make([]*database, 0, len(a.watched))
-	keep := func(id string) *database {
-		d := a.byID[id]
-		if d == nil {
-			d = &database{id: id}
-		}
-		byID[id] = d
-		watched = append(watched, d)
-		return d
-	}
-	if a.cfg.Discovers() {
-		for _, id := range a.listed {
-			if _, dup := byID[id]; !dup && a.cfg.watches(a.listing[id].Name) {
-				keep(id)
-			}
-		}
-	} else {
-		for _, dc := range a.cfg.Databases {
-			d := keep(dc.ID)
-			d.name, d.interval = dc.Name, dc.ExpectedInterval
-		}
-	}
-	a.byID, a.watched = byID, watched
 }
 
 // Close stops any refresh in flight and waits for it to end.
@@ -270,8 +206,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // CollectContext collects with ctx's deadline: it waits for the shared
-// refresh until ctx ends, then reports what is known. Databases the refresh
-// has not answered yet report collect_success 0 and keep their last values.
+// refresh until ctx ends, then reports what is known. A database the refresh
+// has not read yet reports the outcome of its latest finished read and keeps
+// its last values; its read goes on in the refresh, up to
+// Options.RefreshTimeout.
 func (c *Collector) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
 	c.Refresh(ctx).Collect(ch)
 }
@@ -291,157 +229,4 @@ func (c *Collector) Refresh(ctx context.Context) prometheus.Collector {
 	case <-ctx.Done():
 	}
 	return refreshed{c: c, run: r.id, duration: c.opts.Now().Sub(start)}
-}
-
-// refreshed reports the state as refresh run left it.
-type refreshed struct {
-	c        *Collector
-	run      uint64
-	duration time.Duration
-}
-
-func (r refreshed) Describe(ch chan<- *prometheus.Desc) { r.c.Describe(ch) }
-
-func (r refreshed) Collect(ch chan<- prometheus.Metric) {
-	for _, a := range r.c.snapshot(r.run) {
-		a.emit(ch)
-	}
-	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, r.duration.Seconds())
-}
-
-// accountView and databaseView are a collection's copy of the state, taken
-// under the lock and turned into metrics outside it.
-type accountView struct {
-	name      string
-	up        bool
-	databases []databaseView
-}
-
-type databaseView struct {
-	id          string
-	info        upstash.Database
-	listed      bool
-	name        string
-	success     bool
-	lastSuccess time.Time
-	summary     Summary
-	hasSummary  bool
-	skipped     int
-}
-
-// snapshot copies what a collection waiting on refresh run reports. A
-// database listed by an earlier account is left out of later ones: series
-// carry database_id only and would collide.
-func (c *Collector) snapshot(run uint64) []accountView {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	seen := map[string]bool{}
-	views := make([]accountView, 0, len(c.accounts))
-	for _, a := range c.accounts {
-		v := accountView{name: a.cfg.Name, databases: make([]databaseView, 0, len(a.watched))}
-		if a.doneRun >= run {
-			v.up = a.doneUp
-		} else {
-			v.up = a.sawOK && !a.sawAuth
-		}
-		for _, d := range a.watched {
-			if seen[d.id] {
-				continue
-			}
-			seen[d.id] = true
-			info, listed := a.listing[d.id]
-			name := info.Name
-			if d.name != "" {
-				name = d.name
-			}
-			v.databases = append(v.databases, databaseView{
-				id:          d.id,
-				info:        info,
-				listed:      listed,
-				name:        name,
-				success:     d.lastOK && d.answeredRun >= run,
-				lastSuccess: d.lastSuccess,
-				summary:     d.summary,
-				hasSummary:  d.hasSummary,
-				skipped:     d.skipped,
-			})
-		}
-		views = append(views, v)
-	}
-	return views
-}
-
-func (v *accountView) emit(ch chan<- prometheus.Metric) {
-	for i := range v.databases {
-		v.databases[i].emit(ch, v.name)
-	}
-	ch <- gauge(upDesc, boolValue(v.up), v.name)
-}
-
-func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
-	id := d.id
-	if d.listed {
-		ch <- gauge(databaseInfoDesc, 1, id, d.name, account, d.info.Plan, d.info.Region, d.info.PrimaryRegion, d.info.State)
-		ch <- gauge(dailyBackupEnabledDesc, boolValue(d.info.DailyBackupEnabled), id)
-	}
-	ch <- gauge(collectSuccessDesc, boolValue(d.success), id)
-	if !d.lastSuccess.IsZero() {
-		ch <- gauge(lastCollectSuccessDesc, unixSeconds(d.lastSuccess), id)
-	}
-	if !d.hasSummary {
-		return
-	}
-	s := &d.summary
-	ch <- gauge(backupsDesc, float64(s.Backups), id)
-	ch <- gauge(backupsSkippedDesc, float64(d.skipped), id)
-	ch <- gauge(backupsByStateDesc, float64(s.Pending), id, upstash.StatePending)
-	ch <- gauge(backupsByStateDesc, float64(s.Completed), id, upstash.StateCompleted)
-	ch <- gauge(backupsByStateDesc, float64(s.Failed), id, upstash.StateFailed)
-	if s.Unknown > 0 {
-		ch <- gauge(backupsByStateDesc, float64(s.Unknown), id, StateUnknown)
-	}
-	for _, t := range []struct {
-		desc *prometheus.Desc
-		ts   Timestamp
-	}{
-		{newestDesc, s.Newest},
-		{lastCompletedDesc, s.LastCompleted},
-		{lastFailedDesc, s.LastFailed},
-		{oldestPendingDesc, s.OldestPending},
-		{oldestCompletedDesc, s.OldestCompleted},
-	} {
-		if t.ts.Valid {
-			ch <- gauge(t.desc, float64(t.ts.Unix), id)
-		}
-	}
-	if s.LastCompleted.Valid {
-		ch <- gauge(lastCompletedSizeDesc, float64(s.LastCompletedSizeBytes), id)
-	}
-	ch <- gauge(retainedSizeDesc, float64(s.RetainedSizeBytes), id)
-	if s.LatestState != "" {
-		for _, state := range []string{upstash.StatePending, upstash.StateCompleted, upstash.StateFailed} {
-			ch <- gauge(latestStateDesc, boolValue(s.LatestState == state), id, state)
-		}
-		if s.LatestState == StateUnknown {
-			ch <- gauge(latestStateDesc, 1, id, StateUnknown)
-		}
-	}
-	if s.ExpectedInterval > 0 {
-		ch <- gauge(expectedIntervalDesc, s.ExpectedInterval.Seconds(), id)
-	}
-}
-
-func gauge(desc *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
-	return prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func unixSeconds(t time.Time) float64 {
-	return float64(t.UnixNano()) / 1e9
 }

@@ -76,9 +76,14 @@ func cast() (*Config, map[string]*stubAPI) {
 		"pending-3": {Backups: []upstash.Backup{at(3*time.Hour, pending, 0), at(30*time.Hour, completed, 200), at(5*time.Hour, pending, 0)}},
 		"never-4":   {},
 		"hourly-5":  {Backups: []upstash.Backup{hourly(at(time.Hour, completed, 70)), hourly(at(2*time.Hour, completed, 60))}},
+		// odd-6: an undocumented state, an entry left out, and a newest
+		// completed backup whose size could not be read.
 		"odd-6": {
-			Backups:  []upstash.Backup{at(time.Hour, "archived", 0), at(48*time.Hour, completed, 10)},
-			Problems: []upstash.DecodeProblem{{Index: 2, Skipped: true, Reason: "creation_time is not a number"}},
+			Backups: []upstash.Backup{at(time.Hour, "archived", 0), at(48*time.Hour, completed, 10), sizeUnknown(at(40*time.Hour, completed, 0))},
+			Problems: []upstash.DecodeProblem{
+				{Index: 2, Skipped: true, Kind: upstash.ProblemCreationTime, Reason: "creation_time is not a number"},
+				{Index: 3, Kind: upstash.ProblemBackupSize, Reason: "backup_size -1 is negative"},
+			},
 		},
 		"flaky-7":   {Backups: []upstash.Backup{daily(at(4*time.Hour, completed, 300))}},
 		"leaving-8": {Backups: []upstash.Backup{at(20*time.Hour, completed, 5)}},
@@ -160,7 +165,7 @@ func TestCollectGolden(t *testing.T) {
 	for _, want := range []string{
 		`level=ERROR msg="Listing backups failed" account=production database_id=flaky-7 class=http_status err="upstash list_backup \"flaky-7\": HTTP 500: server problem"`,
 		`level=ERROR msg="Listing databases failed" account=revoked class=http_status err="upstash list_databases: HTTP 401: Unauthorized"`,
-		`level=WARN msg="Backup list had entries that could not be read as given" account=production database_id=odd-6 skipped=1 altered=0 first_reason="creation_time is not a number"`,
+		`level=WARN msg="Backup list had entries that could not be read as given" account=production database_id=odd-6 skipped=1 altered=1 reasons="backup_size=1,creation_time=1" first_detail="creation_time is not a number"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks\n%s\nlog:\n%s", want, out)
@@ -319,7 +324,8 @@ func TestCollectionEndsByItsDeadline(t *testing.T) {
 	api.backups["quick"] = upstash.BackupList{Backups: []upstash.Backup{at(time.Hour, completed, 1)}}
 	api.backups["hung"] = upstash.BackupList{Backups: []upstash.Backup{at(2*time.Hour, completed, 2)}}
 	clk := newClock(t0)
-	c := newTestCollector(t, oneAccount(), map[string]*stubAPI{"a": api}, Options{Now: clk.now})
+	var logs syncBuffer
+	c := newTestCollector(t, oneAccount(), map[string]*stubAPI{"a": api}, Options{Now: clk.now, RefreshTimeout: time.Second, Logger: newLogger(&logs)})
 
 	// A first, good collection.
 	first := collectText(t, t.Context(), c)
@@ -341,8 +347,10 @@ func TestCollectionEndsByItsDeadline(t *testing.T) {
 
 	for _, line := range []string{
 		`upstash_backup_exporter_collect_success{database_id="quick"} 1`,
-		`upstash_backup_exporter_collect_success{database_id="hung"} 0`,
-		// hung keeps its last good values and last success time.
+		// hung's read is in flight, not failed: it reports its last
+		// finished read, keeps its last good values, and its last success
+		// time shows how old they are.
+		`upstash_backup_exporter_collect_success{database_id="hung"} 1`,
 		`upstash_redis_backup_last_completed_timestamp_seconds{database_id="hung"} 1.7680392e+09`,
 		`upstash_backup_exporter_last_collect_success_timestamp_seconds{database_id="hung"} 1.7680464e+09`,
 		`upstash_backup_exporter_last_collect_success_timestamp_seconds{database_id="quick"} 1.76804646e+09`,
@@ -351,6 +359,24 @@ func TestCollectionEndsByItsDeadline(t *testing.T) {
 		if !hasLine(second, line) {
 			t.Errorf("collection cut by its deadline lacks %s:\n%s", line, second)
 		}
+	}
+
+	// The refresh's own deadline gives up on hung: that read has finished,
+	// as a failure. A collection without a deadline waits for that refresh.
+	third := collectText(t, context.Background(), c)
+	for _, line := range []string{
+		`upstash_backup_exporter_collect_success{database_id="quick"} 1`,
+		`upstash_backup_exporter_collect_success{database_id="hung"} 0`,
+		`upstash_backup_exporter_last_collect_success_timestamp_seconds{database_id="hung"} 1.7680464e+09`,
+		`upstash_redis_backup_last_completed_timestamp_seconds{database_id="hung"} 1.7680392e+09`,
+	} {
+		if !hasLine(third, line) {
+			t.Errorf("after the refresh deadline, lacks %s:\n%s", line, third)
+		}
+	}
+	want := `level=ERROR msg="Listing backups failed" account=a database_id=hung class=timeout err="refresh deadline of 1s reached: context deadline exceeded"`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks\n%s\nlog:\n%s", want, logs.String())
 	}
 }
 
@@ -362,8 +388,10 @@ func TestCollectionWithHungListing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	got := collectText(t, ctx, c)
+	// db-1's first read has not even started: collect_success is absent
+	// until it ends (TestRefreshEndsByItsOwnDeadline); the account shows
+	// that nothing answered.
 	want := `upstash_backup_exporter_collect_duration_seconds 0
-upstash_backup_exporter_collect_success{database_id="db-1"} 0
 upstash_up{account="a"} 0
 `
 	if got != want {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -98,12 +97,44 @@ type fileConfig struct {
 type fileAccount struct {
 	Name       string         `yaml:"name"`
 	Email      string         `yaml:"email"`
-	APIKey     config.Secret  `yaml:"api_key"`
+	APIKey     keyScalar      `yaml:"api_key"`
 	APIKeyFile string         `yaml:"api_key_file"`
 	APIURL     string         `yaml:"api_url"`
 	Databases  []fileDatabase `yaml:"databases"`
 	Include    string         `yaml:"include"`
 	Exclude    string         `yaml:"exclude"`
+}
+
+// keyScalar is api_key as written: the text of a scalar whatever its tag,
+// so that a key of digits (or one written !!int, !!float, !!bool) is
+// neither turned into a number nor quoted by a decoder's type error. A
+// value that is not a scalar is kept as its kind only, for an error that
+// does not quote it.
+type keyScalar struct {
+	text string
+	// notScalar names the kind of a value that is not a scalar; "" for a
+	// scalar.
+	notScalar string
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (k *keyScalar) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!null" {
+			k.text = n.Value
+		}
+	case yaml.MappingNode:
+		k.notScalar = "a mapping"
+	case yaml.SequenceNode:
+		k.notScalar = "a list"
+	default:
+		k.notScalar = "not a single value"
+	}
+	return nil
 }
 
 type fileDatabase struct {
@@ -213,344 +244,6 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 			APIKeySource: EnvAPIKey,
 		}},
 	}, nil
-}
-
-type validator struct {
-	file   string
-	dir    string
-	root   *yaml.Node
-	getenv func(string) string
-	errs   []error
-}
-
-// fail records a problem at the field path given as keys (string) and
-// sequence indexes (int).
-func (v *validator) fail(err error, path ...any) {
-	v.errs = append(v.errs, &ConfigError{
-		File: v.file,
-		Line: lineOf(v.root, path),
-		Path: formatPath(path),
-		Err:  err,
-	})
-}
-
-func (v *validator) config(fc *fileConfig) *Config {
-	cfg := &Config{Source: v.file}
-	if len(fc.Accounts) == 0 {
-		v.fail(errors.New("no accounts configured"), "accounts")
-		return cfg
-	}
-	accountAt := map[string]int{}
-	databaseAt := map[string]string{}
-	for i := range fc.Accounts {
-		fa := &fc.Accounts[i]
-		a := v.account(fa, i)
-		if a.Name != "" {
-			if j, dup := accountAt[a.Name]; dup {
-				v.fail(fmt.Errorf("duplicate account name %q (also accounts[%d])", a.Name, j), "accounts", i, "name")
-			} else {
-				accountAt[a.Name] = i
-			}
-		}
-		// Series carry database_id only, so one database watched through
-		// two accounts would collide on /metrics.
-		for j, d := range a.Databases {
-			if d.ID == "" {
-				continue
-			}
-			where := fmt.Sprintf("accounts[%d].databases[%d]", i, j)
-			if prev, dup := databaseAt[d.ID]; dup {
-				v.fail(fmt.Errorf("duplicate database id %q (also %s)", d.ID, prev), "accounts", i, "databases", j, "id")
-				continue
-			}
-			databaseAt[d.ID] = where
-		}
-		cfg.Accounts = append(cfg.Accounts, a)
-	}
-	return cfg
-}
-
-func (v *validator) account(fa *fileAccount, i int) Account {
-	a := Account{
-		Name:        fa.Name,
-		Email:       strings.TrimSpace(fa.Email),
-		EmailSource: "email",
-	}
-	if strings.TrimSpace(a.Name) == "" {
-		v.fail(errors.New("missing"), "accounts", i, "name")
-	}
-	if a.Email == "" {
-		a.Email, a.EmailSource = strings.TrimSpace(v.getenv(EnvEmail)), EnvEmail
-		if a.Email == "" {
-			v.fail(fmt.Errorf("missing (set it or %s)", EnvEmail), "accounts", i, "email")
-		}
-	}
-
-	switch {
-	case fa.APIKey != "" && fa.APIKeyFile != "":
-		v.fail(errors.New("api_key and api_key_file are mutually exclusive"), "accounts", i, "api_key_file")
-	case fa.APIKeyFile != "":
-		a.APIKeySource = "api_key_file " + fa.APIKeyFile
-		a.APIKey = v.keyFile(fa.APIKeyFile, i)
-	case fa.APIKey != "":
-		a.APIKeySource = "api_key"
-		a.APIKey = config.Secret(strings.TrimSpace(string(fa.APIKey)))
-		if a.APIKey == "" {
-			v.fail(errors.New("empty"), "accounts", i, "api_key")
-		}
-	default:
-		a.APIKeySource = EnvAPIKey
-		a.APIKey = config.Secret(strings.TrimSpace(v.getenv(EnvAPIKey)))
-		if a.APIKey == "" {
-			v.fail(fmt.Errorf("missing: set api_key_file, api_key or %s", EnvAPIKey), "accounts", i, "api_key")
-		}
-	}
-
-	if fa.APIURL != "" {
-		if err := checkAPIURL(fa.APIURL); err != nil {
-			v.fail(err, "accounts", i, "api_url")
-		} else {
-			a.APIURL = fa.APIURL
-		}
-	}
-
-	a.Include = v.regexp(fa.Include, "accounts", i, "include")
-	a.Exclude = v.regexp(fa.Exclude, "accounts", i, "exclude")
-
-	if fa.Databases != nil && len(fa.Databases) == 0 {
-		v.fail(errors.New("empty list; omit databases to watch every database of the account"), "accounts", i, "databases")
-	}
-	if len(fa.Databases) > 0 {
-		a.Databases = make([]DatabaseConfig, 0, len(fa.Databases))
-	}
-	seen := map[string]int{}
-	for j, fd := range fa.Databases {
-		d := DatabaseConfig{ID: strings.TrimSpace(fd.ID), Name: fd.Name}
-		if d.ID == "" {
-			v.fail(errors.New("missing"), "accounts", i, "databases", j, "id")
-		} else if k, dup := seen[d.ID]; dup {
-			v.fail(fmt.Errorf("duplicate database id %q (also accounts[%d].databases[%d])", d.ID, i, k), "accounts", i, "databases", j, "id")
-			d.ID = "" // reported once, not again across accounts
-		} else {
-			seen[d.ID] = j
-		}
-		if fd.ExpectedInterval != "" {
-			dur, err := time.ParseDuration(fd.ExpectedInterval)
-			switch {
-			case err != nil:
-				v.fail(err, "accounts", i, "databases", j, "expected_interval")
-			case dur <= 0:
-				v.fail(fmt.Errorf("must be positive, got %s", fd.ExpectedInterval), "accounts", i, "databases", j, "expected_interval")
-			default:
-				d.ExpectedInterval = dur
-			}
-		}
-		a.Databases = append(a.Databases, d)
-	}
-	return a
-}
-
-func (v *validator) keyFile(name string, i int) config.Secret {
-	path := name
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(v.dir, path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		// The *PathError names the file and the cause, never its content.
-		v.fail(err, "accounts", i, "api_key_file")
-		return ""
-	}
-	key := strings.TrimSpace(string(data))
-	if key == "" {
-		v.fail(fmt.Errorf("file %q is empty", name), "accounts", i, "api_key_file")
-	}
-	return config.Secret(key)
-}
-
-func (v *validator) regexp(expr string, path ...any) *regexp.Regexp {
-	if expr == "" {
-		return nil
-	}
-	re, err := regexp.Compile(expr)
-	if err != nil {
-		v.fail(err, path...)
-		return nil
-	}
-	return re
-}
-
-func checkAPIURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Error repeats the URL; it is not a secret, but keep the
-		// message short.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("invalid URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
-	}
-	if u.Host == "" {
-		return errors.New("missing host")
-	}
-	if u.User != nil {
-		return errors.New("must not contain credentials; use email and api_key_file")
-	}
-	return nil
-}
-
-var (
-	yamlLineMessage = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	yamlUnknown     = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-	yamlWrongType   = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: .*)? into (\S+)$`)
-	yamlDuplicate   = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
-)
-
-// yamlError turns an error of the YAML decoder into ConfigErrors that name
-// the file, line and field path, and drop Go type names and scalar values.
-func yamlError(file string, root *yaml.Node, err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return parseYAMLMessage(file, root, err.Error())
-	}
-	errs := make([]error, 0, len(te.Errors))
-	for _, msg := range te.Errors {
-		errs = append(errs, parseYAMLMessage(file, root, msg))
-	}
-	return errors.Join(errs...)
-}
-
-func parseYAMLMessage(file string, root *yaml.Node, msg string) *ConfigError {
-	m := yamlLineMessage.FindStringSubmatch(msg)
-	if m == nil {
-		return &ConfigError{File: file, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}
-	}
-	line, _ := strconv.Atoi(m[1])
-	msg = m[2]
-	ce := &ConfigError{File: file, Line: line}
-	if u := yamlUnknown.FindStringSubmatch(msg); u != nil {
-		ce.Path = formatPath(pathAtLine(root, line, u[1]))
-		ce.Err = errors.New("unknown field")
-		return ce
-	}
-	if d := yamlDuplicate.FindStringSubmatch(msg); d != nil {
-		ce.Path = formatPath(pathAtLine(root, line, d[1]))
-		ce.Err = fmt.Errorf("duplicate key (also line %s)", d[2])
-		return ce
-	}
-	if w := yamlWrongType.FindStringSubmatch(msg); w != nil {
-		ce.Path = formatPath(pathAtLine(root, line, ""))
-		ce.Err = fmt.Errorf("want %s, got %s", yamlKind(w[2]), w[1])
-		return ce
-	}
-	ce.Err = errors.New(msg)
-	return ce
-}
-
-// yamlKind names the YAML shape a Go type of the file schema expects.
-func yamlKind(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "[]"):
-		return "a list"
-	case goType == "string" || goType == "config.Secret":
-		return "a string"
-	default:
-		return "a mapping"
-	}
-}
-
-// lineOf is the line of the node at path, or of its deepest existing
-// ancestor when the field is missing; 0 when not even the document exists.
-func lineOf(root *yaml.Node, path []any) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if n.Kind == 0 {
-		return 0
-	}
-	for _, p := range path {
-		next := child(n, p)
-		if next == nil {
-			break
-		}
-		n = next
-	}
-	return n.Line
-}
-
-func child(n *yaml.Node, p any) *yaml.Node {
-	switch p := p.(type) {
-	case string:
-		if n.Kind != yaml.MappingNode {
-			return nil
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == p {
-				return n.Content[i+1]
-			}
-		}
-	case int:
-		if n.Kind == yaml.SequenceNode && p < len(n.Content) {
-			return n.Content[p]
-		}
-	}
-	return nil
-}
-
-// pathAtLine finds the field a decoder message about line refers to: the
-// mapping key named key on that line, or (key empty) the deepest mapping
-// entry whose value starts on that line.
-func pathAtLine(root *yaml.Node, line int, key string) []any {
-	var best []any
-	var walk func(n *yaml.Node, path []any)
-	walk = func(n *yaml.Node, path []any) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(c, append(path[:len(path):len(path)], i))
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, val := n.Content[i], n.Content[i+1]
-				p := append(path[:len(path):len(path)], k.Value)
-				match := k.Line == line && k.Value == key
-				if key == "" {
-					match = val.Line == line
-				}
-				if match && len(p) > len(best) {
-					best = p
-				}
-				walk(val, p)
-			}
-		}
-	}
-	walk(root, nil)
-	return best
-}
-
-func formatPath(path []any) string {
-	var b strings.Builder
-	for _, p := range path {
-		switch p := p.(type) {
-		case int:
-			fmt.Fprintf(&b, "[%d]", p)
-		default:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			fmt.Fprint(&b, p)
-		}
-	}
-	return b.String()
 }
 
 // Describe is the --config.check summary: the accounts, their databases or

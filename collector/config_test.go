@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +21,8 @@ func env(vars map[string]string) func(string) string {
 func TestLoadConfigRejects(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
+		"bad-api-key-not-scalar.yml": `testdata/config/bad-api-key-not-scalar.yml:5: accounts[0].api_key: want a string, got a mapping
+testdata/config/bad-api-key-not-scalar.yml:8: accounts[1].api_key: want a string, got a list`,
 		"bad-api-url.yml": `testdata/config/bad-api-url.yml:5: accounts[0].api_url: scheme must be http or https, got "ftp"
 testdata/config/bad-api-url.yml:9: accounts[1].api_url: must not contain credentials; use email and api_key_file
 testdata/config/bad-api-url.yml:13: accounts[2].api_url: scheme must be http or https, got ""`,
@@ -31,11 +34,13 @@ testdata/config/bad-api-url.yml:13: accounts[2].api_url: scheme must be http or 
 		"bad-duplicate-key.yml":            `testdata/config/bad-duplicate-key.yml:5: accounts[0].name: duplicate key (also line 2)`,
 		"bad-duration.yml":                 `testdata/config/bad-duration.yml:10: accounts[1].databases[0].expected_interval: time: unknown unit "x" in duration "1x"`,
 		"bad-empty-databases.yml":          `testdata/config/bad-empty-databases.yml:5: accounts[0].databases: empty list; omit databases to watch every database of the account`,
-		"bad-empty-id.yml":                 `testdata/config/bad-empty-id.yml:6: accounts[0].databases[0].id: missing`,
-		"bad-empty-key-file.yml":           `testdata/config/bad-empty-key-file.yml:4: accounts[0].api_key_file: file "empty.key" is empty`,
-		"bad-empty.yml":                    `testdata/config/bad-empty.yml: accounts: no accounts configured`,
-		"bad-missing-key-file.yml":         `testdata/config/bad-missing-key-file.yml:4: accounts[0].api_key_file: open testdata/config/missing.key: no such file or directory`,
-		"bad-key-file-is-a-directory.yml":  `testdata/config/bad-key-file-is-a-directory.yml:4: accounts[0].api_key_file: read testdata/config/key.d: is a directory`,
+		"bad-dot-id.yml": `testdata/config/bad-dot-id.yml:6: accounts[0].databases[0].id: "." is not a database id: a URL path would normalise it away
+testdata/config/bad-dot-id.yml:7: accounts[0].databases[1].id: ".." is not a database id: a URL path would normalise it away`,
+		"bad-empty-id.yml":                `testdata/config/bad-empty-id.yml:6: accounts[0].databases[0].id: missing`,
+		"bad-empty-key-file.yml":          `testdata/config/bad-empty-key-file.yml:4: accounts[0].api_key_file: file "empty.key" is empty`,
+		"bad-empty.yml":                   `testdata/config/bad-empty.yml: accounts: no accounts configured`,
+		"bad-missing-key-file.yml":        `testdata/config/bad-missing-key-file.yml:4: accounts[0].api_key_file: stat testdata/config/missing.key: no such file or directory`,
+		"bad-key-file-is-a-directory.yml": `testdata/config/bad-key-file-is-a-directory.yml:4: accounts[0].api_key_file: testdata/config/key.d: not a regular file (a directory)`,
 		"bad-negative-duration.yml": `testdata/config/bad-negative-duration.yml:7: accounts[0].databases[0].expected_interval: must be positive, got -1h
 testdata/config/bad-negative-duration.yml:9: accounts[0].databases[1].expected_interval: must be positive, got 0s`,
 		"bad-no-accounts.yml": `testdata/config/bad-no-accounts.yml:1: accounts: no accounts configured`,
@@ -179,5 +184,54 @@ func TestConfigFromEnv(t *testing.T) {
 		"environment: UPSTASH_API_KEY: not set (needed without a configuration file)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n got %v\nwant %s", err, want)
+	}
+}
+
+// A key written with a YAML tag (!!int, !!float, !!bool) or looking like a
+// number is read as the text written, and no error, even one about another
+// field, quotes it.
+func TestTaggedAPIKeys(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig("testdata/config/tagged-keys.yml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"int": "12345678901234", "float": "1.50e3", "bool": "yes", "plain-number": "0x1F"}
+	for _, a := range cfg.Accounts {
+		if string(a.APIKey) != want[a.Name] || a.APIKeySource != "api_key" {
+			t.Errorf("%s: key %q from %s, want %q", a.Name, a.APIKey, a.APIKeySource, want[a.Name])
+		}
+	}
+
+	// The same keys next to mistakes: the errors quote none of them.
+	data, err := os.ReadFile("testdata/config/tagged-keys.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.ReplaceAll(string(data), "email: ops@example.com", "email: [ops]")
+	broken = strings.ReplaceAll(broken, "- id: abc", "- id: abc\n        expected_interval: !!int 5")
+	_, err = ParseConfig([]byte(broken), "broken.yml", env(nil))
+	if err == nil {
+		t.Fatal("broken configuration accepted")
+	}
+	for _, key := range want {
+		if strings.Contains(err.Error(), key) {
+			t.Errorf("error quotes the key %q:\n%v", key, err)
+		}
+	}
+
+	// Any text is read under any tag, as written.
+	for _, value := range []string{"!!bool secret-key-9999", "!!int secret-key-9999", "!!float secret-key-9999", "!!binary secret-key-9999"} {
+		text := "accounts:\n  - name: a\n    email: ops@example.com\n    api_key: " + value + "\n"
+		cfg, err := ParseConfig([]byte(text), "tag.yml", env(nil))
+		if err != nil || cfg.Accounts[0].APIKey != "secret-key-9999" {
+			t.Errorf("api_key: %s: error %v", value, err)
+		}
+	}
+	// Another field whose tag does not fit the type: the decoder's error
+	// quotes the text; ours does not.
+	_, err = ParseConfig([]byte("accounts:\n  - name: a\n    email: !!bool yes\n    api_key: k\n"), "tag.yml", env(nil))
+	if want := "tag.yml: a value tagged !!bool cannot be read as one (value not shown); quote it or drop the tag"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
 	}
 }

@@ -95,6 +95,17 @@ func checkSummary(t *testing.T, backups []upstash.Backup, s Settings, sum Summar
 	if len(backups) > 0 && stateRank(sum.LatestState) != latest {
 		t.Errorf("latest state %q, want the state of rank %d", sum.LatestState, latest)
 	}
+	// The newest completed size is unknown only when no completed backup of
+	// that time has a readable size, and an unknown size is never a value.
+	unknown := lastCompleted.Valid
+	for _, b := range backups {
+		if knownState(b.State) == upstash.StateCompleted && b.CreationTime == lastCompleted.Unix && !b.SizeUnknown {
+			unknown = false
+		}
+	}
+	if sum.LastCompletedSizeUnknown != unknown || (unknown && sum.LastCompletedSizeBytes != 0) {
+		t.Errorf("last completed size unknown %v (%d), want unknown %v", sum.LastCompletedSizeUnknown, sum.LastCompletedSizeBytes, unknown)
+	}
 
 	switch {
 	case s.ExpectedInterval > 0:
@@ -129,6 +140,7 @@ func decodeFuzzBackups(data []byte) []upstash.Backup {
 			State:        fuzzStates[int(data[0])%len(fuzzStates)],
 			DailyBackup:  data[1]&1 != 0,
 			HourlyBackup: data[1]&2 != 0,
+			SizeUnknown:  data[1]&4 != 0,
 			CreationTime: max(created, 1), // the decoder skips times that are not positive
 			SizeBytes:    size,
 		})
@@ -149,6 +161,9 @@ func encodeFuzzBackups(backups []upstash.Backup) []byte {
 		}
 		if b.HourlyBackup {
 			flags |= 2
+		}
+		if b.SizeUnknown {
+			flags |= 4
 		}
 		data = append(data, state, flags)
 		data = binary.LittleEndian.AppendUint64(data, uint64(b.CreationTime))

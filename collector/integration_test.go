@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -73,5 +74,68 @@ func TestCollectFromFakeAPI(t *testing.T) {
 	// Nothing else: in particular no list-backup call with the rejected key.
 	if n := testutil.CollectAndCount(metrics.requests); n != 4 {
 		t.Errorf("%d request series, want 4", n)
+	}
+}
+
+// TestSlowRefreshKeepsHealthyDatabasesSucceeding scrapes, with a deadline
+// shorter than one refresh, an API where every read succeeds but is slow:
+// no database ever shows collect_success 0, and each shows 1 from the
+// scrape after its first read ended. A read still in flight when a scrape
+// gives up is not a failure.
+func TestSlowRefreshKeepsHealthyDatabasesSucceeding(t *testing.T) {
+	t.Parallel()
+	srv := upstashtest.NewServer(upstashtest.WithClock(func() time.Time { return t0 }))
+	t.Cleanup(srv.Close)
+	ids := srv.AddGeneratedDatabases(6, 2)
+	// One refresh: list-databases and six list-backup calls one at a time,
+	// 7 x 40ms, well past the 60ms scrape deadline.
+	srv.SetLatency(40 * time.Millisecond)
+	newAPI := func(a Account) (API, error) {
+		return upstash.New(upstash.Config{BaseURL: a.APIURL, Email: a.Email, APIKey: string(a.APIKey), Timeout: 5 * time.Second})
+	}
+	cfg := &Config{Source: "test", Accounts: []Account{
+		{Name: "a", Email: upstashtest.DefaultEmail, APIKey: upstashtest.DefaultAPIKey, APIURL: srv.URL},
+	}}
+	c, err := New(cfg, newAPI, Options{Concurrency: 1, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+
+	seen := map[string]bool{}
+	cut := 0
+	for scrape := 0; scrape < 20; scrape++ {
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Millisecond)
+		start := time.Now()
+		got := collectText(t, ctx, c)
+		if time.Since(start) >= 60*time.Millisecond {
+			cut++
+		}
+		cancel()
+		for _, id := range ids {
+			prefix := `upstash_backup_exporter_collect_success{database_id="` + id + `"} `
+			switch {
+			case hasLine(got, prefix+"0"):
+				t.Errorf("scrape %d: %s reported failed though every read succeeds:\n%s", scrape, id, got)
+			case hasLine(got, prefix+"1"):
+				seen[id] = true
+			case seen[id]:
+				t.Errorf("scrape %d: %s lost collect_success after a finished read:\n%s", scrape, id, got)
+			}
+		}
+	}
+	if cut == 0 {
+		t.Fatal("no scrape reached its deadline before the refresh ended; the test shows nothing")
+	}
+	// A scrape without a deadline waits for the refresh in flight: every
+	// database has then finished a read.
+	got := collectText(t, context.Background(), c)
+	for _, id := range ids {
+		if !hasLine(got, `upstash_backup_exporter_collect_success{database_id="`+id+`"} 1`) {
+			t.Errorf("%s not reported read after a whole refresh:\n%s", id, got)
+		}
+	}
+	if !hasLine(got, `upstash_up{account="a"} 1`) {
+		t.Errorf("account not up:\n%s", got)
 	}
 }

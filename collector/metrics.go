@@ -39,11 +39,11 @@ var (
 		[]string{"database_id"}, nil)
 	lastCompletedSizeDesc = prometheus.NewDesc(
 		"upstash_redis_backup_last_completed_size_bytes",
-		"Upstash backup_size of the newest completed backup; the API does not document its unit, it is treated as bytes like the API's database sizes.",
+		"Upstash backup_size of the newest completed backup, absent when that size could not be read (see backup_entries_unreadable); the API does not document its unit, it is treated as bytes like the API's database sizes.",
 		[]string{"database_id"}, nil)
 	retainedSizeDesc = prometheus.NewDesc(
 		"upstash_redis_backup_retained_size_bytes",
-		"Sum of the Upstash backup_size over completed backups; the API does not document its unit, it is treated as bytes like the API's database sizes.",
+		"Sum of the Upstash backup_size over the completed backups whose size could be read; the API does not document its unit, it is treated as bytes like the API's database sizes.",
 		[]string{"database_id"}, nil)
 	latestStateDesc = prometheus.NewDesc(
 		"upstash_redis_backup_latest_state",
@@ -63,22 +63,27 @@ var (
 		"1 when the Upstash daily_backup_enabled field of the database is true, else 0.",
 		[]string{"database_id"}, nil)
 
+	databasesDesc = prometheus.NewDesc(
+		"upstash_redis_databases",
+		"Number of databases the account's last successful Upstash list-databases answer listed, before include and exclude; absent until one succeeded.",
+		[]string{"account"}, nil)
+
 	upDesc = prometheus.NewDesc(
 		"upstash_up",
 		"1 when the last collection reached the Upstash Developer API with accepted credentials: at least one call of the account answered 2xx and none answered 401 or 403.",
 		[]string{"account"}, nil)
 	collectSuccessDesc = prometheus.NewDesc(
 		"upstash_backup_exporter_collect_success",
-		"1 when the last Upstash list-backup call for the database succeeded, else 0.",
+		"1 when the latest finished Upstash list-backup read of the database succeeded, else 0; a read still in flight does not count, and the series is absent until the first read has finished.",
 		[]string{"database_id"}, nil)
 	lastCollectSuccessDesc = prometheus.NewDesc(
 		"upstash_backup_exporter_last_collect_success_timestamp_seconds",
 		"Unix time at which the database's Upstash list-backup call last succeeded.",
 		[]string{"database_id"}, nil)
-	backupsSkippedDesc = prometheus.NewDesc(
-		"upstash_backup_exporter_backups_skipped",
-		"Entries of the database's last successful Upstash list-backup answer that were left out of every upstash_redis_backup* series: not an object, creation_time missing, unreadable or more than a day in the future, or a backup_id listed again.",
-		[]string{"database_id"}, nil)
+	entriesUnreadableDesc = prometheus.NewDesc(
+		"upstash_backup_exporter_backup_entries_unreadable",
+		"Number of entries of the database's last successful Upstash list-backup answer that could not be read as given, by reason: backup_size keeps the entry without a size, every other reason leaves it out of every upstash_redis_backup* series; only reasons with entries are exported.",
+		[]string{"database_id", "reason"}, nil)
 	collectDurationDesc = prometheus.NewDesc(
 		"upstash_backup_exporter_collect_duration_seconds",
 		"Wall time the last collection from the Upstash Developer API took, in seconds.",
@@ -89,9 +94,9 @@ var (
 var allDescs = []*prometheus.Desc{
 	backupsDesc, backupsByStateDesc, newestDesc, lastCompletedDesc, lastFailedDesc,
 	oldestPendingDesc, oldestCompletedDesc, lastCompletedSizeDesc, retainedSizeDesc,
-	latestStateDesc, expectedIntervalDesc, databaseInfoDesc, dailyBackupEnabledDesc,
+	latestStateDesc, expectedIntervalDesc, databaseInfoDesc, dailyBackupEnabledDesc, databasesDesc,
 	upDesc, collectSuccessDesc, lastCollectSuccessDesc, collectDurationDesc,
-	backupsSkippedDesc,
+	entriesUnreadableDesc,
 }
 
 // APIMetrics counts and times Developer API calls. It belongs on the

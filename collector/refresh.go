@@ -88,13 +88,15 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 	var listErr error
 	if !cached {
 		databases, listErr = a.api.ListDatabases(ctx)
+		listErr = c.deadlineError(ctx, listErr)
 	}
 
+	var news listingNews
 	c.mu.Lock()
 	if !cached {
 		a.observe(listErr)
 		if listErr == nil {
-			a.setListing(databases, c.opts.Now())
+			news = a.setListing(databases, c.opts.Now())
 		}
 	}
 	a.retarget()
@@ -106,6 +108,7 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 	}
 	c.mu.Unlock()
 
+	news.log(log)
 	if listErr != nil {
 		log.Log(ctx, levelFor(listErr), "Listing databases failed", errorArgs(listErr)...)
 		if upstash.IsAuth(listErr) {
@@ -123,8 +126,11 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 		if ctx.Err() != nil {
 			rest := fetches[i:]
 			c.fail(run, rest)
-			log.Log(ctx, levelFor(ctx.Err()), "Refresh ended before every database was read",
-				"unread", len(rest), "err", context.Cause(ctx))
+			// ctx is the refresh's own context: it ended by the refresh
+			// deadline (Options.RefreshTimeout) or by Close, never by a
+			// scrape's deadline.
+			log.Log(ctx, levelFor(ctx.Err()), "Refresh deadline reached before every database was read; the unread ones count as failed",
+				"unread", len(rest), "refresh_timeout", c.opts.RefreshTimeout, "err", context.Cause(ctx))
 			break
 		}
 		g.Go(func() error {
@@ -134,51 +140,6 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 	}
 	_ = g.Wait() // the calls report through the state, never as an error
 	c.finish(run, a)
-}
-
-func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account, f fetch, log *slog.Logger) {
-	list, err := a.api.ListBackups(ctx, f.db.id)
-	var sum Summary
-	skipped := 0
-	if err == nil {
-		sum = Summarize(list.Backups, f.settings)
-		for _, p := range list.Problems {
-			if p.Skipped {
-				skipped++
-			}
-		}
-	}
-	now := c.opts.Now()
-
-	c.mu.Lock()
-	a.observe(err)
-	d := f.db
-	d.answeredRun, d.lastOK = run, err == nil
-	if err == nil {
-		d.summary, d.hasSummary, d.lastSuccess, d.skipped = sum, true, now, skipped
-	}
-	c.mu.Unlock()
-
-	if err != nil {
-		log.Log(ctx, levelFor(err), "Listing backups failed", append([]any{"database_id", f.db.id}, errorArgs(err)...)...)
-		return
-	}
-	if len(list.Problems) > 0 {
-		log.Warn("Backup list had entries that could not be read as given",
-			"database_id", f.db.id,
-			"skipped", skipped,
-			"altered", len(list.Problems)-skipped,
-			"first_reason", list.Problems[0].Reason)
-	}
-}
-
-// fail records that the databases of fetches were not read in run.
-func (c *Collector) fail(run uint64, fetches []fetch) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, f := range fetches {
-		f.db.answeredRun, f.db.lastOK = run, false
-	}
 }
 
 // finish records the account's outcome once all its calls of run ended.
@@ -195,27 +156,6 @@ func (a *account) observe(err error) {
 		a.sawOK = true
 	case upstash.IsAuth(err):
 		a.sawAuth = true
-	}
-}
-
-// listingFresh says whether the last listing, read less than ttl ago, can
-// stand for this refresh's. Caller holds mu.
-func (a *account) listingFresh(now time.Time, ttl time.Duration) bool {
-	return ttl > 0 && a.listing != nil && now.Sub(a.listedAt) < ttl
-}
-
-// setListing keeps a successful list-databases answer, read at now. Caller
-// holds mu.
-func (a *account) setListing(databases []upstash.Database, now time.Time) {
-	a.listedAt = now
-	a.listing = make(map[string]upstash.Database, len(databases))
-	a.listed = make([]string, 0, len(databases))
-	for _, db := range databases {
-		if _, dup := a.listing[db.ID]; dup || db.ID == "" {
-			continue
-		}
-		a.listing[db.ID] = db
-		a.listed = append(a.listed, db.ID)
 	}
 }
 

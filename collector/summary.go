@@ -52,9 +52,15 @@ type Summary struct {
 	OldestPending, OldestCompleted Timestamp
 
 	// LastCompletedSizeBytes is the backup_size of the newest completed
-	// backup; meaningful only when LastCompleted.Valid.
+	// backup; meaningful only when LastCompleted.Valid and not
+	// LastCompletedSizeUnknown.
 	LastCompletedSizeBytes int64
-	// RetainedSizeBytes sums backup_size over completed backups.
+	// LastCompletedSizeUnknown is true when the newest completed backup's
+	// backup_size could not be read (upstash.Backup.SizeUnknown): the size
+	// is then absent, never 0.
+	LastCompletedSizeUnknown bool
+	// RetainedSizeBytes sums backup_size over the completed backups whose
+	// size could be read.
 	RetainedSizeBytes int64
 
 	// LatestState is the state of the newest backup: upstash.StatePending,
@@ -104,7 +110,9 @@ func knownState(state string) string {
 // and reads no clock.
 //
 // Where several completed backups share the newest creation_time, the
-// smallest backup_size is reported, so the result does not depend on order.
+// smallest readable backup_size is reported, so the result does not depend
+// on order; the size is unknown only when none of them has a readable one.
+// A size that could not be read is never counted as 0.
 func Summarize(backups []upstash.Backup, s Settings) Summary {
 	sum := Summary{Backups: len(backups)}
 	var hourly, daily bool
@@ -125,13 +133,19 @@ func Summarize(backups []upstash.Backup, s Settings) Summary {
 			sum.Completed++
 			// Saturate: sizes come from the API, and a sum that wraps
 			// would export a negative size.
-			sum.RetainedSizeBytes = addSaturating(sum.RetainedSizeBytes, b.SizeBytes)
+			size := b.SizeBytes
+			if b.SizeUnknown {
+				size = 0
+			} else {
+				sum.RetainedSizeBytes = addSaturating(sum.RetainedSizeBytes, size)
+			}
 			switch {
 			case !sum.LastCompleted.Valid || t > sum.LastCompleted.Unix:
 				sum.LastCompleted = Timestamp{t, true}
-				sum.LastCompletedSizeBytes = b.SizeBytes
-			case t == sum.LastCompleted.Unix && b.SizeBytes < sum.LastCompletedSizeBytes:
-				sum.LastCompletedSizeBytes = b.SizeBytes
+				sum.LastCompletedSizeBytes, sum.LastCompletedSizeUnknown = size, b.SizeUnknown
+			case t == sum.LastCompleted.Unix && !b.SizeUnknown &&
+				(sum.LastCompletedSizeUnknown || size < sum.LastCompletedSizeBytes):
+				sum.LastCompletedSizeBytes, sum.LastCompletedSizeUnknown = size, false
 			}
 			if !sum.OldestCompleted.Valid || t < sum.OldestCompleted.Unix {
 				sum.OldestCompleted = Timestamp{t, true}

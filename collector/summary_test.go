@@ -15,6 +15,13 @@ func backup(t int64, state string, size int64) upstash.Backup {
 func hourly(b upstash.Backup) upstash.Backup { b.HourlyBackup = true; return b }
 func daily(b upstash.Backup) upstash.Backup  { b.DailyBackup = true; return b }
 
+// sizeUnknown is b as the decoder leaves an entry whose backup_size it
+// could not read.
+func sizeUnknown(b upstash.Backup) upstash.Backup {
+	b.SizeBytes, b.SizeUnknown = 0, true
+	return b
+}
+
 func ts(t int64) Timestamp { return Timestamp{Unix: t, Valid: true} }
 
 func TestSummarize(t *testing.T) {
@@ -127,6 +134,44 @@ func TestSummarize(t *testing.T) {
 				Backups: 2, Completed: 2,
 				Newest: ts(500), LastCompleted: ts(500), OldestCompleted: ts(500),
 				LastCompletedSizeBytes: 4, RetainedSizeBytes: 13, LatestState: completed,
+			},
+		},
+		{
+			name: "unreadable sizes are absent, never 0: the newest completed size is unknown",
+			backups: []upstash.Backup{
+				sizeUnknown(backup(500, completed, 0)),
+				backup(400, completed, 7),
+				sizeUnknown(backup(300, completed, 0)),
+			},
+			want: Summary{
+				Backups: 3, Completed: 3,
+				Newest: ts(500), LastCompleted: ts(500), OldestCompleted: ts(300),
+				LastCompletedSizeUnknown: true, RetainedSizeBytes: 7, LatestState: completed,
+			},
+		},
+		{
+			name: "tie between completed backups: a readable size beats an unreadable one",
+			backups: []upstash.Backup{
+				sizeUnknown(backup(500, completed, 0)),
+				backup(500, completed, 9),
+				sizeUnknown(backup(500, completed, 0)),
+			},
+			want: Summary{
+				Backups: 3, Completed: 3,
+				Newest: ts(500), LastCompleted: ts(500), OldestCompleted: ts(500),
+				LastCompletedSizeBytes: 9, RetainedSizeBytes: 9, LatestState: completed,
+			},
+		},
+		{
+			name: "unreadable sizes of other states change nothing",
+			backups: []upstash.Backup{
+				sizeUnknown(backup(500, failed, 0)),
+				backup(400, completed, 3),
+			},
+			want: Summary{
+				Backups: 2, Completed: 1, Failed: 1,
+				Newest: ts(500), LastCompleted: ts(400), LastFailed: ts(500), OldestCompleted: ts(400),
+				LastCompletedSizeBytes: 3, RetainedSizeBytes: 3, LatestState: failed,
 			},
 		},
 		{

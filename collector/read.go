@@ -1,0 +1,107 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
+)
+
+// reasonOther is the reason label of a decode problem without a kind.
+const reasonOther = "other"
+
+// unreadable is a count of entries of one list-backup answer that could
+// not be read as given, for one reason (an upstash.DecodeProblem kind).
+type unreadable struct {
+	reason string
+	count  int
+}
+
+// countProblems counts the problems of an answer by kind, in the order of
+// the kinds' names, leaving out kinds with no problem; it also says how
+// many entries were left out.
+func countProblems(problems []upstash.DecodeProblem) (counts []unreadable, skipped int) {
+	by := map[string]int{}
+	for _, p := range problems {
+		kind := p.Kind
+		if kind == "" {
+			kind = reasonOther
+		}
+		by[kind]++
+		if p.Skipped {
+			skipped++
+		}
+	}
+	for reason, n := range by {
+		counts = append(counts, unreadable{reason, n})
+	}
+	slices.SortFunc(counts, func(a, b unreadable) int { return strings.Compare(a.reason, b.reason) })
+	return counts, skipped
+}
+
+func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account, f fetch, log *slog.Logger) {
+	list, err := a.api.ListBackups(ctx, f.db.id)
+	err = c.deadlineError(ctx, err)
+	var sum Summary
+	var counts []unreadable
+	skipped := 0
+	if err == nil {
+		sum = Summarize(list.Backups, f.settings)
+		counts, skipped = countProblems(list.Problems)
+	}
+	now := c.opts.Now()
+
+	c.mu.Lock()
+	a.observe(err)
+	d := f.db
+	before, hadBackups := d.summary.Backups, d.hasSummary
+	d.answeredRun, d.lastOK = run, err == nil
+	if err == nil {
+		d.summary, d.hasSummary, d.lastSuccess, d.unreadable = sum, true, now, counts
+	}
+	c.mu.Unlock()
+
+	if err != nil {
+		log.Log(ctx, levelFor(err), "Listing backups failed", append([]any{"database_id", f.db.id}, errorArgs(err)...)...)
+		return
+	}
+	if hadBackups && before > 0 && sum.Backups == 0 {
+		log.Warn("Backup list is empty, it listed backups before",
+			"database_id", f.db.id, "previously_listed", before, "unreadable", len(list.Problems))
+	}
+	if len(list.Problems) > 0 {
+		reasons := make([]string, len(counts))
+		for i, u := range counts {
+			reasons[i] = u.reason + "=" + strconv.Itoa(u.count)
+		}
+		log.Warn("Backup list had entries that could not be read as given",
+			"database_id", f.db.id,
+			"skipped", skipped,
+			"altered", len(list.Problems)-skipped,
+			"reasons", strings.Join(reasons, ","),
+			"first_detail", list.Problems[0].Reason)
+	}
+}
+
+// deadlineError says, of a call that failed once the refresh's context
+// ctx passed its deadline, that the refresh's own deadline cut it short.
+func (c *Collector) deadlineError(ctx context.Context, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("refresh deadline of %s reached: %w", c.opts.RefreshTimeout, err)
+	}
+	return err
+}
+
+// fail records that the databases of fetches were not read in run.
+func (c *Collector) fail(run uint64, fetches []fetch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range fetches {
+		f.db.answeredRun, f.db.lastOK = run, false
+	}
+}

@@ -1,0 +1,98 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
+)
+
+// account is one configured account and what refreshes learnt about it.
+// Fields below api are guarded by Collector.mu.
+type account struct {
+	cfg Account
+	api API
+	// redact removes the account's key from the label values taken from
+	// the API's answers, in case the API echoes it.
+	redact *redact.Redactor
+
+	// listing is the last successful answer of list-databases, by id, and
+	// listed its order.
+	listing map[string]upstash.Database
+	listed  []string
+	// listedAt is when listing was read.
+	listedAt time.Time
+	// listedCount is how many databases that answer listed, before any
+	// filter; hasListing says whether a listing succeeded yet.
+	listedCount int
+	hasListing  bool
+	// unsafeIDs are the ids of that answer that were left out because a
+	// path would normalise them ("." and ".."), so they are warned about
+	// once, not on every refresh.
+	unsafeIDs []string
+	// watched are the databases whose series are exported: the configured
+	// ones, or the discovered ones that pass include and exclude.
+	watched []*database
+	byID    map[string]*database
+
+	// Outcome of the account's calls in run curRun so far, and of the last
+	// run whose calls all ended (doneRun).
+	curRun         uint64
+	sawOK, sawAuth bool
+	doneRun        uint64
+	doneUp         bool
+}
+
+// database is a watched database and the state its refreshes left.
+type database struct {
+	id string
+	// name and interval are the configured name and expected_interval.
+	name     string
+	interval time.Duration
+
+	summary    Summary
+	hasSummary bool
+	// unreadable counts, by reason, the entries of the last successful
+	// answer that could not be read as given; reasons without any are
+	// left out.
+	unreadable []unreadable
+	// lastSuccess is when list-backup last answered; zero before that.
+	lastSuccess time.Time
+	// lastOK says whether the last finished list-backup read succeeded,
+	// and answeredRun in which refresh it ended (or was given up, or was
+	// served from the cache); 0 while the first read has not finished. A
+	// read in flight changes neither: collect_success shows the outcome of
+	// the latest finished read, not whether this refresh has got to it yet.
+	lastOK      bool
+	answeredRun uint64
+}
+
+// retarget recomputes the watched databases from the configuration and the
+// last listing, keeping the state of databases that stay. Caller holds mu
+// (or owns a).
+func (a *account) retarget() {
+	byID := make(map[string]*database, len(a.byID))
+	watched := make([]*database, 0, len(a.watched))
+	keep := func(id string) *database {
+		d := a.byID[id]
+		if d == nil {
+			d = &database{id: id}
+		}
+		byID[id] = d
+		watched = append(watched, d)
+		return d
+	}
+	if a.cfg.Discovers() {
+		for _, id := range a.listed {
+			if _, dup := byID[id]; !dup && a.cfg.watches(a.listing[id].Name) {
+				keep(id)
+			}
+		}
+	} else {
+		for _, dc := range a.cfg.Databases {
+			d := keep(dc.ID)
+			d.name, d.interval = dc.Name, dc.ExpectedInterval
+		}
+	}
+	a.byID, a.watched = byID, watched
+}
