@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -179,7 +178,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // The returned error lists every problem found, each as a *ConfigError; it
 // never contains an API key.
 func LoadConfig(path string, getenv func(string) string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSmallFile(path, MaxConfigFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}

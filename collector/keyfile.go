@@ -16,6 +16,10 @@ import (
 // bytes, so anything larger is not a key file.
 const MaxKeyFileSize = 4096
 
+// MaxConfigFileSize bounds the configuration file: thousands of databases
+// fit in far less.
+const MaxConfigFileSize = 4 << 20
+
 // keyFile reads the key of api_key_file name, relative to the configuration
 // file's directory.
 func (v *validator) keyFile(name string, i int) config.Secret {
@@ -42,49 +46,62 @@ func (v *validator) keyFile(name string, i int) config.Secret {
 // stall the caller. A UTF-8 byte order mark and surrounding white space are
 // trimmed.
 func readKeyFile(path string) (string, error) {
-	fi, err := os.Stat(path)
+	data, err := readSmallFile(path, MaxKeyFileSize)
 	if err != nil {
 		return "", err
 	}
-	if err := checkKeyFile(path, fi); err != nil {
-		return "", err
-	}
-	return readOpenedKeyFile(path)
+	return strings.TrimSpace(strings.TrimPrefix(string(data), "\uFEFF")), nil
 }
 
-// readOpenedKeyFile opens path without blocking, checks what was opened and
-// reads it with a bound.
-func readOpenedKeyFile(path string) (string, error) {
+// readSmallFile reads a regular file (or a symlink to one) of at most limit
+// bytes without ever blocking: a named pipe, a device or a larger file is
+// refused before anything is read. The file is opened non-blocking and
+// checked again once open, so a named pipe put in its place after the first
+// check cannot stall the caller either.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSmallFile(path, fi, limit); err != nil {
+		return nil, err
+	}
+	return readOpened(path, limit)
+}
+
+// readOpened opens path without blocking, checks what was opened and reads
+// it with a bound.
+func readOpened(path string, limit int64) ([]byte, error) {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return "", &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if err := checkKeyFile(path, fi); err != nil {
-		return "", err
+	if err := checkSmallFile(path, fi, limit); err != nil {
+		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if len(data) > MaxKeyFileSize {
-		return "", fmt.Errorf("%s: grew past %d bytes while read", path, MaxKeyFileSize)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: grew past %d bytes while read", path, limit)
 	}
-	return strings.TrimSpace(strings.TrimPrefix(string(data), "\uFEFF")), nil
+	return data, nil
 }
 
-// checkKeyFile accepts a regular file of at most MaxKeyFileSize bytes.
-func checkKeyFile(path string, fi fs.FileInfo) error {
+// checkSmallFile accepts a regular file of at most limit bytes.
+func checkSmallFile(path string, fi fs.FileInfo, limit int64) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: not a regular file (%s)", path, fileKind(fi.Mode()))
 	}
-	if fi.Size() > MaxKeyFileSize {
-		return fmt.Errorf("%s is %d bytes, more than %d", path, fi.Size(), MaxKeyFileSize)
+	if fi.Size() > limit {
+		return fmt.Errorf("%s is %d bytes, more than %d", path, fi.Size(), limit)
 	}
 	return nil
 }

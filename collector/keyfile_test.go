@@ -60,7 +60,7 @@ func TestKeyFileNamedPipeFailsAtOnce(t *testing.T) {
 	// for a writer, and the check of the opened file refuses it.
 	done := make(chan error, 1)
 	go func() {
-		_, err := readOpenedKeyFile(fifo)
+		_, err := readOpened(fifo, MaxKeyFileSize)
 		done <- err
 	}()
 	select {
@@ -109,5 +109,17 @@ func TestKeyFileTrimsByteOrderMarkAndFollowsSymlinks(t *testing.T) {
 		if key := string(cfg.Accounts[0].APIKey); key != "bom-key-0004" {
 			t.Errorf("%s: key %q, want bom-key-0004", name, key)
 		}
+	}
+}
+
+func TestConfigFileNamedPipeFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "config.yml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	_, err := loadWithin(t, fifo)
+	if err == nil || !strings.Contains(err.Error(), "read configuration: "+fifo+": not a regular file (a named pipe)") {
+		t.Errorf("error %v, want a refused named pipe", err)
 	}
 }
