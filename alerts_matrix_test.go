@@ -180,13 +180,15 @@ type amExporter struct {
 func (h *amHarness) start(instance string, cfg *collector.Config, opts collector.Options) *amExporter {
 	h.t.Helper()
 	e := &amExporter{instance: instance, api: collector.NewAPIMetrics()}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	h.t.Cleanup(transport.CloseIdleConnections)
 	newAPI := func(a collector.Account) (collector.API, error) {
 		return upstash.New(upstash.Config{
 			BaseURL:     a.APIURL,
 			Email:       a.Email,
 			APIKey:      string(a.APIKey),
 			Timeout:     5 * time.Second,
-			Transport:   http.DefaultTransport.(*http.Transport).Clone(),
+			Transport:   transport,
 			Concurrency: max(opts.Concurrency, 1),
 			Observe:     e.api.Observer(a.Name),
 			ObserveHold: e.api.HoldObserver(a.Name),
