@@ -34,9 +34,15 @@ var perDatabase = map[string]bool{
 	"upstash_backup_exporter_last_collect_success_timestamp_seconds": true,
 }
 
+// perAccount are the upstash_redis_ families labelled by account, not by
+// database_id.
+var perAccount = map[string]bool{
+	"upstash_redis_databases": true,
+}
+
 func init() {
 	for name := range contract {
-		if strings.HasPrefix(name, "upstash_redis_") {
+		if strings.HasPrefix(name, "upstash_redis_") && !perAccount[name] {
 			perDatabase[name] = true
 		}
 	}
