@@ -268,7 +268,7 @@ func TestClientErrors(t *testing.T) {
 			if ae.RetryAfter != tt.wantRetry {
 				t.Errorf("RetryAfter = %s, want %s", ae.RetryAfter, tt.wantRetry)
 			}
-			if strings.Contains(ae.Error(), testKey) || strings.Contains(ae.Error(), basicToken(testEmail, testKey)) {
+			if strings.Contains(ae.Error(), testKey) || strings.Contains(ae.Error(), base64.StdEncoding.EncodeToString([]byte(testEmail+":"+testKey))) {
 				t.Errorf("error text leaks the key: %s", ae.Error())
 			}
 			rec.mu.Lock()
@@ -321,18 +321,25 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestParseRetryAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	const limit = 5 * time.Minute
 	tests := map[string]time.Duration{
 		"":                              0,
 		"0":                             0,
 		"-3":                            0,
 		"5":                             5 * time.Second,
-		"999999":                        24 * time.Hour,
+		"300":                           limit,
+		"301":                           limit,
+		"86400":                         limit,
+		"999999999999999999999999":      limit,
+		"-999999999999999999999999":     0,
 		"soon":                          0,
 		"Thu, 26 Nov 2026 12:00:30 GMT": 30 * time.Second,
 		"Thu, 26 Nov 2026 11:00:00 GMT": 0,
+		"Fri, 27 Nov 2026 12:00:00 GMT": limit,
+		"Sat, 26 Nov 2126 12:00:00 GMT": limit,
 	}
 	for in, want := range tests {
-		if got := parseRetryAfter(in, now); got != want {
+		if got := parseRetryAfter(in, now, limit); got != want {
 			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
 		}
 	}

@@ -51,8 +51,8 @@ func TestClientAgainstFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []upstash.Backup{
-		{DatabaseID: "db1", BackupID: "b1", Name: "daily", CreationTime: 1764000000, State: "completed", SizeBytes: 2048, DailyBackup: true},
-		{DatabaseID: "db1", BackupID: "b2", Name: "hourly", CreationTime: 1764003600, State: "pending", HourlyBackup: true, InternalBackupTag: "t"},
+		{CreationTime: 1764000000, State: "completed", SizeBytes: 2048, DailyBackup: true},
+		{CreationTime: 1764003600, State: "pending", HourlyBackup: true},
 	}
 	if !reflect.DeepEqual(list.Backups, want) || len(list.Problems) != 0 {
 		t.Errorf("ListBackups = %+v, problems %v", list.Backups, list.Problems)
