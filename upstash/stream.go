@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"unicode"
 )
 
@@ -30,6 +31,9 @@ const (
 	readBufferBytes = 16 << 10
 )
 
+// readers holds the read buffers of answers no longer in flight.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferBytes) }}
+
 // errUnexpectedEnd is the error of an answer that ends inside its array.
 var errUnexpectedEnd = errors.New("invalid JSON array: unexpected end of JSON input")
 
@@ -41,7 +45,12 @@ var errUnexpectedEnd = errors.New("invalid JSON array: unexpected end of JSON in
 // inside it, JSON's. An error of r other than io.EOF, or of each, is
 // returned as is.
 func walkArray(r io.Reader, each func(i int, elem []byte) error) error {
-	br := bufio.NewReaderSize(r, readBufferBytes)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
 	first, err := skipSpace(br)
 	if err == io.EOF {
 		return errors.New("empty answer, expected a JSON array")
