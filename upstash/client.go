@@ -235,27 +235,6 @@ func (c *Client) ListDatabases(ctx context.Context) ([]Database, error) {
 	return dbs, nil
 }
 
-// GetDatabase returns one database (GET /redis/database/{id}), asking the
-// API to leave passwords and tokens out of the answer.
-func (c *Client) GetDatabase(ctx context.Context, databaseID string) (Database, error) {
-	if err := checkID(EndpointGetDatabase, databaseID); err != nil {
-		return Database{}, err
-	}
-	var db Database
-	err := c.get(ctx, EndpointGetDatabase, databaseID, "/redis/database/"+url.PathEscape(databaseID), url.Values{"credentials": {"hide"}}, func(body io.Reader) error {
-		b, err := io.ReadAll(io.LimitReader(body, maxEntryBytes))
-		if err != nil {
-			return err
-		}
-		db, err = DecodeDatabase(b)
-		return err
-	})
-	if err != nil {
-		return Database{}, err
-	}
-	return db, nil
-}
-
 // get performs one GET, retried as retry.go allows, and hands the body of
 // a 2xx answer to read. An error of read that is not one of reading the
 // body fails the call as undecodable (or too large, for the budget of

@@ -87,26 +87,6 @@ func TestClientSendsBasicAuthAndEscapesID(t *testing.T) {
 	}
 }
 
-func TestGetDatabaseHidesCredentials(t *testing.T) {
-	t.Parallel()
-	var gotPath, gotQuery string
-	c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		gotPath, gotQuery = r.URL.Path, r.URL.RawQuery
-		_, _ = w.Write([]byte(`{"database_id":"db1","database_name":"orders","type":"pro","daily_backup_enabled":true,"password":"p"}`))
-	})
-	db, err := c.GetDatabase(t.Context(), "db1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gotPath != "/redis/database/db1" || gotQuery != "credentials=hide" {
-		t.Errorf("request = %s?%s", gotPath, gotQuery)
-	}
-	want := Database{ID: "db1", Name: "orders", Plan: "pro", DailyBackupEnabled: true}
-	if db != want {
-		t.Errorf("database = %+v, want %+v", db, want)
-	}
-}
-
 func TestClientErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -389,18 +389,6 @@ func decodeDatabaseStream(r io.Reader) ([]Database, error) {
 	return dbs, nil
 }
 
-// DecodeDatabase reads a get-database answer.
-func DecodeDatabase(body []byte) (Database, error) {
-	db, err := decodeDatabase(body)
-	if err != nil {
-		return Database{}, err
-	}
-	if db.ID == "" {
-		return Database{}, errors.New("answer has no database_id")
-	}
-	return db, nil
-}
-
 func decodeDatabase(raw []byte) (Database, error) {
 	var w wireDatabase
 	if err := json.Unmarshal(raw, &w); err != nil {

@@ -8,7 +8,8 @@ import (
 )
 
 // Endpoint names, as they appear in the exporter's api_requests_total
-// "endpoint" label and in error messages.
+// "endpoint" label and in error messages. The client does not call
+// get_database; the name is kept for test servers that serve it.
 const (
 	EndpointListBackup    = "list_backup"
 	EndpointListDatabases = "list_databases"

@@ -41,10 +41,6 @@ func TestClientAgainstFake(t *testing.T) {
 	if len(dbs) != 1 || dbs[0] != wantDB {
 		t.Errorf("ListDatabases = %+v, want [%+v]", dbs, wantDB)
 	}
-	db, err := c.GetDatabase(t.Context(), "db1")
-	if err != nil || db != wantDB {
-		t.Errorf("GetDatabase = %+v, %v", db, err)
-	}
 
 	list, err := c.ListBackups(t.Context(), "db1")
 	if err != nil {

@@ -130,6 +130,9 @@ func samplePeakHeap() func() uint64 {
 
 const streamBytes = 200 << 20
 
+// raceEnabled is set by race_test.go when the race detector is on.
+var raceEnabled bool
+
 // TestHostileAnswersCostBoundedMemory serves 200 MB answers, streamed
 // from a generator, and measures what one ListBackups call allocates. It
 // is not parallel: the memory statistics are the whole process's.
@@ -144,6 +147,9 @@ func TestHostileAnswersCostBoundedMemory(t *testing.T) {
 		// maxPeak, when set, bounds the peak of heap objects sampled
 		// during the call, from before it.
 		maxPeak uint64
+		// slow cases are left out under the race detector, which makes
+		// them take a minute and distorts what they measure.
+		slow bool
 	}{
 		{
 			name: "one endless entry",
@@ -171,10 +177,14 @@ func TestHostileAnswersCostBoundedMemory(t *testing.T) {
 			// slice grown by doubling, and their hashed ids. The
 			// decoding garbage of each entry is collected as it goes.
 			maxPeak: 64 << 20,
+			slow:    true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.slow && raceEnabled {
+				t.Skip("slow under the race detector")
+			}
 			c, _ := newTestClient(t, func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = io.Copy(w, io.LimitReader(tt.body(), streamBytes))
 			}, func(cfg *Config) { cfg.Timeout = time.Minute })
@@ -218,7 +228,12 @@ func TestManyBackupsDecode(t *testing.T) {
 	const n = 100_000
 	c, _ := newTestClient(t, func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.Copy(w, finite(n, backupEntry))
-	}, func(cfg *Config) { cfg.Now = func() time.Time { return time.Unix(1764000000, 0) } })
+	}, func(cfg *Config) {
+		// Some 25 MB to read: a busy machine under the race detector
+		// takes several seconds.
+		cfg.Timeout = 2 * time.Minute
+		cfg.Now = func() time.Time { return time.Unix(1764000000, 0) }
+	})
 	list, err := c.ListBackups(t.Context(), "db1")
 	if err != nil {
 		t.Fatal(err)
