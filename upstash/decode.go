@@ -114,6 +114,8 @@ type backupDecoder struct {
 	latest   int64
 	database string
 	w        wireBackup
+	src      bytes.Reader
+	dec      *json.Decoder
 
 	// seen maps the hash of a backup_id to where its kept entry is:
 	// slot in list.Backups << 32 | index of the entry in the answer.
@@ -137,10 +139,28 @@ func (d *backupDecoder) entry(i int, elem []byte) error {
 		return d.problem(i, true, ProblemTooLarge, fmt.Sprintf("entry is larger than %d KiB; not read", maxEntryBytes>>10))
 	}
 	d.w.reset()
-	if err := json.Unmarshal(elem, &d.w); err != nil {
-		if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
-			return fmt.Errorf("invalid JSON array: entry %d: %s", i, shortJSONError(err))
-		}
+	if d.dec == nil {
+		// One decoder for every entry: its state and buffers are
+		// reused, where json.Unmarshal would allocate them each time.
+		d.dec = json.NewDecoder(&d.src)
+	}
+	d.src.Reset(elem)
+	start := d.dec.InputOffset()
+	err := d.dec.Decode(&d.w)
+	if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
+		return fmt.Errorf("invalid JSON array: entry %d: %s", i, shortJSONError(err))
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The entry ends inside a literal: walkArray cut it there.
+		return fmt.Errorf("invalid JSON array: entry %d: unexpected end of JSON input", i)
+	}
+	if n := d.dec.InputOffset() - start; n != int64(len(elem)) {
+		// A literal run on by letters or dots ("truex", "1.2.3"): the
+		// decoder stopped after the value. The answer is rejected, so
+		// what it left buffered is never read.
+		return fmt.Errorf("invalid JSON array: entry %d: %s after a value", i, describeByte(elem[n]))
+	}
+	if err != nil {
 		return d.problem(i, true, ProblemNotObject, "entry is not a backup object: "+shortJSONError(err))
 	}
 	return d.add(i, &d.w)

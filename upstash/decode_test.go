@@ -182,7 +182,11 @@ func TestDecodeBackups(t *testing.T) {
 		{name: "trailing comma", body: `[1,]`, wantErr: "invalid JSON array: unexpected ']' at entry 1"},
 		{name: "data after the array", body: `[] []`, wantErr: "invalid JSON array: data after the closing bracket"},
 		{name: "invalid entry", body: `[{"creation_time":}]`, wantErr: "invalid JSON array: entry 0: invalid character '}' looking for beginning of value"},
-		{name: "invalid literal", body: `[nul]`, wantErr: "invalid JSON array: entry 0: invalid character ' ' in literal null (expecting 'l')"},
+		{name: "invalid literal", body: `[nul]`, wantErr: "invalid JSON array: entry 0: unexpected end of JSON input"},
+		{name: "letters after a number", body: `[1x]`, wantErr: "invalid JSON array: entry 0: unexpected 'x' after a value"},
+		{name: "letters after a literal", body: `[truex]`, wantErr: "invalid JSON array: entry 0: unexpected 'x' after a value"},
+		{name: "two dots", body: `[1.2.3]`, wantErr: "invalid JSON array: entry 0: unexpected '.' after a value"},
+		{name: "mismatched brackets", body: `[{]}]`, wantErr: "invalid JSON array: entry 0: invalid character ']' looking for beginning of object key string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
