@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -101,6 +102,7 @@ func decodeBackupStream(r io.Reader, now time.Time, databaseID string, budget *e
 		seed:     maphash.MakeSeed(),
 	}
 	defer d.release()
+	defer d.done()
 	if err := walkArray(r, d.entry); err != nil {
 		return BackupList{}, err
 	}
@@ -113,9 +115,9 @@ type backupDecoder struct {
 	list     BackupList
 	latest   int64
 	database string
-	w        wireBackup
-	src      bytes.Reader
-	dec      *json.Decoder
+	// wire decodes entries; it comes from a pool and goes back to it
+	// when the answer was read to its end.
+	wire *wireDecoder
 
 	// seen maps the hash of a backup_id to where its kept entry is:
 	// slot in list.Backups << 32 | index of the entry in the answer.
@@ -138,32 +140,75 @@ func (d *backupDecoder) entry(i int, elem []byte) error {
 	if elem == nil {
 		return d.problem(i, true, ProblemTooLarge, fmt.Sprintf("entry is larger than %d KiB; not read", maxEntryBytes>>10))
 	}
-	d.w.reset()
-	if d.dec == nil {
-		// One decoder for every entry: its state and buffers are
-		// reused, where json.Unmarshal would allocate them each time.
-		d.dec = json.NewDecoder(&d.src)
+	if d.wire == nil {
+		d.wire = wireDecoders.Get().(*wireDecoder)
 	}
-	d.src.Reset(elem)
-	start := d.dec.InputOffset()
-	err := d.dec.Decode(&d.w)
-	if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
-		return fmt.Errorf("invalid JSON array: entry %d: %s", i, shortJSONError(err))
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		// The entry ends inside a literal: walkArray cut it there.
-		return fmt.Errorf("invalid JSON array: entry %d: unexpected end of JSON input", i)
-	}
-	if n := d.dec.InputOffset() - start; n != int64(len(elem)) {
-		// A literal run on by letters or dots ("truex", "1.2.3"): the
-		// decoder stopped after the value. The answer is rejected, so
-		// what it left buffered is never read.
-		return fmt.Errorf("invalid JSON array: entry %d: %s after a value", i, describeByte(elem[n]))
-	}
+	w, err := d.wire.decode(elem)
 	if err != nil {
+		if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
+			return fmt.Errorf("invalid JSON array: entry %d: %s", i, shortJSONError(err))
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// The entry ends inside a literal: walkArray cut it there.
+			return fmt.Errorf("invalid JSON array: entry %d: unexpected end of JSON input", i)
+		}
+		if runOn, ok := errors.AsType[*runOnError](err); ok {
+			return fmt.Errorf("invalid JSON array: entry %d: %s", i, runOn)
+		}
 		return d.problem(i, true, ProblemNotObject, "entry is not a backup object: "+shortJSONError(err))
 	}
-	return d.add(i, &d.w)
+	return d.add(i, w)
+}
+
+// wireDecoder decodes entries into a wireBackup with one json.Decoder:
+// its state and buffers are reused, where json.Unmarshal would allocate
+// them for every entry.
+type wireDecoder struct {
+	src bytes.Reader
+	dec *json.Decoder
+	w   wireBackup
+	// broken is set once dec has failed on the syntax of an entry: it
+	// keeps that error, so it must not decode another answer.
+	broken bool
+}
+
+var wireDecoders = sync.Pool{New: func() any {
+	wd := &wireDecoder{}
+	wd.dec = json.NewDecoder(&wd.src)
+	return wd
+}}
+
+// runOnError is an entry whose literal runs on ("truex", "1.2.3"): the
+// decoder stopped after the value, before next.
+type runOnError struct{ next byte }
+
+func (e *runOnError) Error() string { return describeByte(e.next) + " after a value" }
+
+func (wd *wireDecoder) decode(elem []byte) (*wireBackup, error) {
+	wd.w.reset()
+	wd.src.Reset(elem)
+	start := wd.dec.InputOffset()
+	err := wd.dec.Decode(&wd.w)
+	if _, syntax := errors.AsType[*json.SyntaxError](err); syntax || errors.Is(err, io.ErrUnexpectedEOF) {
+		wd.broken = true
+		return nil, err
+	}
+	if n := wd.dec.InputOffset() - start; n != int64(len(elem)) {
+		// What the decoder left buffered would be read as the start
+		// of the next entry.
+		wd.broken = true
+		return nil, &runOnError{elem[n]}
+	}
+	return &wd.w, err
+}
+
+// done returns d's wire decoder to the pool, unless it is broken.
+func (d *backupDecoder) done() {
+	if d.wire != nil && !d.wire.broken {
+		d.wire.w.reset()
+		wireDecoders.Put(d.wire)
+	}
+	d.wire = nil
 }
 
 func (d *backupDecoder) add(i int, w *wireBackup) error {
