@@ -32,8 +32,9 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// DefaultMaxResponseBytes bounds what is read of one answer. A
 	// list-backup answer is about 350 bytes a backup, so this holds well
-	// over 100,000 backups while keeping a runaway body from exhausting
-	// memory.
+	// over 100,000 backups while keeping a runaway body from taking the
+	// call's whole time. Answers are decoded as they arrive, so memory
+	// does not depend on it: see decodeBackupStream.
 	DefaultMaxResponseBytes = 64 << 20
 	// DefaultMaxRetryAfter bounds a server's Retry-After: a hold of a day
 	// would blank every database for a day.
@@ -275,11 +276,11 @@ func (c *Client) attempt(ctx context.Context, endpoint, databaseID, target strin
 	req.Header.Set("User-Agent", c.agent)
 
 	start := time.Now()
-	apiErr := c.do(ctx, req, endpoint, databaseID, read)
+	status, apiErr := c.do(ctx, req, endpoint, databaseID, read)
 	elapsed := time.Since(start)
 
 	if c.observe != nil {
-		code := "200"
+		code := strconv.Itoa(status)
 		if apiErr != nil {
 			code = apiErr.Code()
 		}
@@ -295,11 +296,11 @@ func (c *Client) attempt(ctx context.Context, endpoint, databaseID, target strin
 var errTooLarge = errors.New("response body exceeds the size limit")
 
 // do sends req and reads its answer: an error answer into an excerpt, a
-// 2xx one through read.
-func (c *Client) do(ctx context.Context, req *http.Request, endpoint, databaseID string, read func(io.Reader) error) *APIError {
+// 2xx one through read. It returns the HTTP status, 0 when none came.
+func (c *Client) do(ctx context.Context, req *http.Request, endpoint, databaseID string, read func(io.Reader) error) (int, *APIError) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.transportError(ctx, endpoint, databaseID, 0, err)
+		return 0, c.transportError(ctx, endpoint, databaseID, 0, err)
 	}
 	defer resp.Body.Close()
 	status := resp.StatusCode
@@ -307,7 +308,7 @@ func (c *Client) do(ctx context.Context, req *http.Request, endpoint, databaseID
 	if status < 200 || status > 299 {
 		text, truncated, err := readBounded(body, maxErrorBody)
 		if err != nil {
-			return c.transportError(ctx, endpoint, databaseID, status, unwrapBody(err))
+			return status, c.transportError(ctx, endpoint, databaseID, status, unwrapBody(err))
 		}
 		e := &APIError{
 			Endpoint:   endpoint,
@@ -320,7 +321,7 @@ func (c *Client) do(ctx context.Context, req *http.Request, endpoint, databaseID
 		if status == http.StatusTooManyRequests && e.RetryAfter > 0 {
 			c.holdUntil(endpoint, c.now().Add(e.RetryAfter))
 		}
-		return e
+		return status, e
 	}
 	// The API answered: whatever held this endpoint back is over.
 	c.clearHold(endpoint)
@@ -329,15 +330,15 @@ func (c *Client) do(ctx context.Context, req *http.Request, endpoint, databaseID
 	var budget *budgetError
 	switch {
 	case err == nil:
-		return nil
+		return status, nil
 	case errors.As(err, &be):
-		return c.transportError(ctx, endpoint, databaseID, status, be.err)
+		return status, c.transportError(ctx, endpoint, databaseID, status, be.err)
 	case errors.As(err, &budget):
-		return &APIError{Endpoint: endpoint, DatabaseID: databaseID, StatusCode: status, Class: ClassTooLarge, Err: budget}
+		return status, &APIError{Endpoint: endpoint, DatabaseID: databaseID, StatusCode: status, Class: ClassTooLarge, Err: budget}
 	default:
 		// A decode error quotes the answer, which an API echoing the
 		// request could make the key.
-		return &APIError{Endpoint: endpoint, DatabaseID: databaseID, StatusCode: status, Class: ClassDecode, Err: c.redactError(err)}
+		return status, &APIError{Endpoint: endpoint, DatabaseID: databaseID, StatusCode: status, Class: ClassDecode, Err: c.redactError(err)}
 	}
 }
 
