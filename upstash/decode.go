@@ -116,11 +116,13 @@ type backupDecoder struct {
 	latest   int64
 	database string
 	// wire decodes entries; it comes from a pool and goes back to it
-	// when the answer was read to its end.
+	// after the answer, unless the syntax of an entry broke it.
 	wire *wireDecoder
 
 	// seen maps the hash of a backup_id to where its kept entry is:
-	// slot in list.Backups << 32 | index of the entry in the answer.
+	// slot in list.Backups << 32 | index of the entry in the answer. Ids
+	// are not kept: two ids with the same 64-bit hash would be taken for
+	// one, a chance of about 2e-9 for 250,000 ids.
 	seed maphash.Seed
 	seen map[uint64]uint64
 	// states shares the unknown states between backups.

@@ -11,11 +11,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Retry policy. A call runs under its caller's context, whose deadline is
-// the caller's (for the exporter, the background refresh's, at most 2
-// minutes by default; a scrape does not wait that long and answers from
-// what the refresh has finished). A retry that cannot finish before that
-// deadline only adds load, so:
+// Retry policy. A call runs under its caller's context and ends by the
+// caller's deadline: for the exporter, that of the refresh that reads the
+// account (collector.DefaultRefreshTimeout, 2 minutes), not that of a
+// scrape. A retry that cannot finish before that deadline only adds load,
+// so:
 //   - 429 waits for Retry-After when the server sends one (else a short
 //     jittered backoff) and is tried once more, only if the wait ends
 //     inside the caller's deadline. A Retry-After, capped at
