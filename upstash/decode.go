@@ -155,7 +155,7 @@ func (d *backupDecoder) entry(i int, elem []byte) error {
 			return fmt.Errorf("invalid JSON array: entry %d: unexpected end of JSON input", i)
 		}
 		if runOn, ok := errors.AsType[*runOnError](err); ok {
-			return fmt.Errorf("invalid JSON array: entry %d: %s", i, runOn)
+			return fmt.Errorf("invalid JSON array: entry %d: %s", i, runOn.Error())
 		}
 		return d.problem(i, true, ProblemNotObject, "entry is not a backup object: "+shortJSONError(err))
 	}

@@ -52,7 +52,7 @@ func walkArray(r io.Reader, each func(i int, elem []byte) error) error {
 		readers.Put(br)
 	}()
 	first, err := skipSpace(br)
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return errors.New("empty answer, expected a JSON array")
 	}
 	if err != nil {
@@ -92,7 +92,7 @@ func walkArray(r io.Reader, each func(i int, elem []byte) error) error {
 	// Nothing but white space may follow the array.
 	for {
 		ru, _, err := br.ReadRune()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
@@ -105,7 +105,7 @@ func walkArray(r io.Reader, each func(i int, elem []byte) error) error {
 }
 
 func endError(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return errUnexpectedEnd
 	}
 	return err
@@ -155,7 +155,7 @@ func notArray(br *bufio.Reader, first byte) error {
 	body := append([]byte{first}, rest...)
 	whole := len(rest) < maxErrorBody
 	if !whole {
-		if _, err := br.ReadByte(); err == io.EOF {
+		if _, err := br.ReadByte(); errors.Is(err, io.EOF) {
 			whole = true
 		}
 	}
