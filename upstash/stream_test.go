@@ -8,6 +8,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -294,5 +295,56 @@ func TestBudgetSparesOrdinaryAnswers(t *testing.T) {
 				t.Errorf("budget in use = %d after the call, want the 10 of the others", used)
 			}
 		})
+	}
+}
+
+// TestCallsInFlightCostAConstantEach: 64 calls at once, each reading an
+// endless entry until the body limit, allocate a few hundred KiB each
+// (read buffers, the connection's own), not their bodies.
+func TestCallsInFlightCostAConstantEach(t *testing.T) {
+	if raceEnabled {
+		t.Skip("slow under the race detector")
+	}
+	const calls = 64
+	var arrived atomic.Int32
+	all := make(chan struct{})
+	c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		// Stream only once every call is in flight.
+		if arrived.Add(1) == calls {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.Copy(w, io.LimitReader(io.MultiReader(strings.NewReader(`[{"name":"`), &generator{started: true,
+			entry: func(_ int, b []byte) []byte { return append(b, "xxxxxxxx"...) }}), streamBytes))
+	}, func(cfg *Config) {
+		cfg.Timeout = 2 * time.Minute
+		cfg.MaxResponseBytes = 4 << 20
+		cfg.Concurrency = calls
+	})
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() {
+			_, err := c.ListBackups(t.Context(), "db"+strconv.Itoa(i))
+			errs <- err
+		}()
+	}
+	for range calls {
+		var ae *APIError
+		if err := <-errs; !errors.As(err, &ae) || ae.Class != ClassTooLarge {
+			t.Errorf("error = %v, want class too_large", err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d calls reading %d MiB each: %.1f MiB allocated in all, client and test server", calls, 4, float64(alloc)/(1<<20))
+	if alloc > 48<<20 {
+		t.Errorf("%d calls allocated %d bytes, want at most 48 MiB", calls, alloc)
 	}
 }
