@@ -37,6 +37,9 @@ func addBackupSeeds(f *testing.F) {
 		`[{"backup_id":"b","creation_time":9223372036854775807},{"creation_time":-1},{"creation_time":0},{"creation_time":1e300},{"creation_time":"NaN"},{"creation_time":9.223372036854775807e18}]`,
 		`[{"backup_id":{"a":1},"creation_time":1757000716},{"state":["x"],"creation_time":1757000716},{"creation_time":true}]`,
 		`[{"backup_id":"\ud800","name":"\xc3\x28","creation_time":1757000716,"state":"completed\u0000"}]`,
+		"\v[]\u00a0", `[1x]`, `[truex]`, `[{]}]`, `[1 2]`, `[1,]`, `[] []`, `null x`, `[nul]`, `["]\"[{"]`,
+		`[{"backup_id":"b","creation_time":1757000716,"state":"completed"},{"backup_id":"b","creation_time":1757000716,"state":"failed","backup_size":"x"}]`,
+		`[{"database_id":"other","creation_time":1757000716},{"creation_time":1757000716,"backup_size":9223372036854775808}]`,
 	} {
 		f.Add([]byte(s))
 	}
