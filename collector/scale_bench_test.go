@@ -284,8 +284,6 @@ func BenchmarkScaleCPU(b *testing.B) {
 			backups := make([]upstash.Backup, benchBackupsCPU)
 			for j := range backups {
 				backups[j] = upstash.Backup{
-					DatabaseID:   id,
-					BackupID:     upstashtest.BackupID(id, int64(j)),
 					CreationTime: t0.Add(-time.Duration(j) * 24 * time.Hour).Unix(),
 					State:        completed,
 					SizeBytes:    64<<20 + int64(j)<<16,

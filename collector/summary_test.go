@@ -9,7 +9,7 @@ import (
 )
 
 func backup(t int64, state string, size int64) upstash.Backup {
-	return upstash.Backup{DatabaseID: "db", BackupID: state, CreationTime: t, State: state, SizeBytes: size}
+	return upstash.Backup{CreationTime: t, State: state, SizeBytes: size}
 }
 
 func hourly(b upstash.Backup) upstash.Backup { b.HourlyBackup = true; return b }

@@ -8,14 +8,14 @@ const (
 	StateFailed    = "failed"
 )
 
-// Backup is one entry of GET /redis/list-backup/{id}.
+// Backup is what the exporter keeps of one entry of
+// GET /redis/list-backup/{id}: what a summary needs, nothing more, so that a
+// database listing many backups costs little memory.
 //
 // customer_id (the account e-mail) is deliberately not kept: it must never
-// reach a label or a log line.
+// reach a label or a log line. Names, ids and tags are not kept either:
+// backup_id is only used to find entries listed twice.
 type Backup struct {
-	DatabaseID string
-	BackupID   string
-	Name       string
 	// CreationTime is Unix seconds (the API's creation_time).
 	CreationTime int64
 	State        string
@@ -24,10 +24,9 @@ type Backup struct {
 	SizeBytes int64
 	// SizeUnknown is true when backup_size could not be read (negative,
 	// not a number, too large): SizeBytes is then 0 and means nothing.
-	SizeUnknown       bool
-	DailyBackup       bool
-	HourlyBackup      bool
-	InternalBackupTag string
+	SizeUnknown  bool
+	DailyBackup  bool
+	HourlyBackup bool
 }
 
 // BackupList is the decoded answer of list-backup. Entries the decoder could
@@ -43,7 +42,7 @@ type DecodeProblem struct {
 	// Index is the entry's position in the JSON array.
 	Index int
 	// Skipped is true when the entry was left out, false when it was kept
-	// with a field corrected (for example a negative size read as 0).
+	// with a field it could not read (a backup_size: SizeUnknown).
 	Skipped bool
 	// Kind is one of the Problem* constants: a short, fixed word that can
 	// be a label value.

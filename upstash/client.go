@@ -5,6 +5,7 @@
 package upstash
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +17,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/time/rate"
+
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 )
 
 // DefaultBaseURL is the Developer API's address.
@@ -28,8 +32,9 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// DefaultMaxResponseBytes bounds what is read of one answer. A
 	// list-backup answer is about 350 bytes a backup, so this holds well
-	// over 100,000 backups while keeping a runaway body from exhausting
-	// memory.
+	// over 100,000 backups while keeping a runaway body from taking the
+	// call's whole time. Answers are decoded as they arrive, so memory
+	// does not depend on it: see decodeBackupStream.
 	DefaultMaxResponseBytes = 64 << 20
 	// DefaultMaxRetryAfter bounds a server's Retry-After: a hold of a day
 	// would blank every database for a day.
@@ -43,7 +48,9 @@ type Config struct {
 	APIKey  string
 	// Timeout limits one API call, including reading its body.
 	Timeout time.Duration
-	// MaxResponseBytes limits the size of one answer's body.
+	// MaxResponseBytes limits the size of one answer's body. Answers are
+	// read as a stream, so this bounds the time and bandwidth an answer
+	// can take, not memory.
 	MaxResponseBytes int64
 	// Transport defaults to a clone of http.DefaultTransport that keeps
 	// Concurrency idle connections to the API.
@@ -63,8 +70,10 @@ type Config struct {
 	// one endpoint; DefaultMaxRetryAfter when zero.
 	MaxRetryAfter time.Duration
 	// ObserveHold, when set, is called when a Retry-After starts holding
-	// back the calls of an endpoint (until is when the hold ends) and when
-	// the hold ends or a success clears it (until is the zero time).
+	// back the calls of an endpoint or moves its end (until is when the
+	// hold ends), and when a success of that endpoint clears it or the
+	// next call finds it over (until is the zero time). It is called with
+	// a lock of the client held, in order, and must not call the client.
 	ObserveHold func(endpoint string, until time.Time)
 	// MaxRequestsPerSecond limits this client's calls; 0 is unlimited.
 	MaxRequestsPerSecond float64
@@ -90,9 +99,16 @@ type Client struct {
 	now      func() time.Time
 	sleep    func(context.Context, time.Duration) error
 	limiter  *rate.Limiter
+	// redactor removes every encoding of the key from the texts kept in
+	// errors and problems.
+	redactor *redact.Redactor
+	// entries bounds the backups held by the answers being decoded.
+	entries entryBudget
 
-	holdMu    sync.Mutex
-	heldUntil time.Time
+	holdMu        sync.Mutex
+	holds         map[string]time.Time // endpoint → end of its Retry-After hold
+	maxRetryAfter time.Duration
+	observeHold   func(endpoint string, until time.Time)
 }
 
 // New checks cfg and returns a Client.
@@ -134,7 +150,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepContext
 	}
-	return &Client{
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	c := &Client{
 		base:     base,
 		email:    cfg.Email,
 		apiKey:   cfg.APIKey,
@@ -147,27 +166,39 @@ func New(cfg Config) (*Client, error) {
 			// another host; the API does not redirect.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		agent:   cfg.UserAgent,
-		observe: cfg.Observe,
-		now:     cfg.Now,
-		sleep:   cfg.Sleep,
-		limiter: newLimiter(cfg.MaxRequestsPerSecond),
-	}, nil
+		agent:         cfg.UserAgent,
+		observe:       cfg.Observe,
+		now:           cfg.Now,
+		sleep:         cfg.Sleep,
+		limiter:       newLimiter(cfg.MaxRequestsPerSecond),
+		redactor:      redact.New(redact.Credential{User: cfg.Email, Key: cfg.APIKey}),
+		holds:         map[string]time.Time{},
+		maxRetryAfter: cfg.MaxRetryAfter,
+		observeHold:   cfg.ObserveHold,
+	}
+	c.entries.limit = defaultEntriesInFlight
+	return c, nil
 }
 
+// ClassInvalid marks a call that was not sent because its arguments could
+// not name what they should (an empty database id, "." or "..").
+const ClassInvalid = "invalid"
+
 // ListBackups returns the backups of one database
-// (GET /redis/list-backup/{id}).
+// (GET /redis/list-backup/{id}). The answer is decoded as it arrives: see
+// decodeBackupStream for what it costs.
 func (c *Client) ListBackups(ctx context.Context, databaseID string) (BackupList, error) {
-	if databaseID == "" {
-		return BackupList{}, &APIError{Endpoint: EndpointListBackup, Class: ClassConnection, Err: errors.New("empty database id")}
-	}
-	body, err := c.get(ctx, EndpointListBackup, databaseID, "/redis/list-backup/"+url.PathEscape(databaseID), nil)
-	if err != nil {
+	if err := checkID(EndpointListBackup, databaseID); err != nil {
 		return BackupList{}, err
 	}
-	list, err := DecodeBackups(body, c.now())
+	var list BackupList
+	err := c.get(ctx, EndpointListBackup, databaseID, "/redis/list-backup/"+url.PathEscape(databaseID), nil, func(body io.Reader) error {
+		var err error
+		list, err = decodeBackupStream(body, c.now(), databaseID, &c.entries)
+		return err
+	})
 	if err != nil {
-		return BackupList{}, &APIError{Endpoint: EndpointListBackup, DatabaseID: databaseID, StatusCode: http.StatusOK, Class: ClassDecode, Err: c.redactError(err)}
+		return BackupList{}, err
 	}
 	// Reasons quote what the answer holds, which an API echoing the
 	// request could make the key.
@@ -177,40 +208,39 @@ func (c *Client) ListBackups(ctx context.Context, databaseID string) (BackupList
 	return list, nil
 }
 
+// checkID refuses database ids that cannot name a database in a path: ""
+// and the dot segments, which a normalising proxy on the way would turn
+// into another endpoint (url.PathEscape leaves them as they are).
+func checkID(endpoint, databaseID string) error {
+	switch databaseID {
+	case "":
+		return &APIError{Endpoint: endpoint, Class: ClassInvalid, Err: errors.New("empty database id")}
+	case ".", "..":
+		return &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassInvalid, Err: errors.New("a database id cannot be a dot segment")}
+	}
+	return nil
+}
+
 // ListDatabases returns every Redis database the key can see
 // (GET /redis/databases).
 func (c *Client) ListDatabases(ctx context.Context) ([]Database, error) {
-	body, err := c.get(ctx, EndpointListDatabases, "", "/redis/databases", nil)
+	var dbs []Database
+	err := c.get(ctx, EndpointListDatabases, "", "/redis/databases", nil, func(body io.Reader) error {
+		var err error
+		dbs, err = decodeDatabaseStream(body)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	dbs, err := DecodeDatabases(body)
-	if err != nil {
-		return nil, &APIError{Endpoint: EndpointListDatabases, StatusCode: http.StatusOK, Class: ClassDecode, Err: c.redactError(err)}
 	}
 	return dbs, nil
 }
 
-// GetDatabase returns one database (GET /redis/database/{id}), asking the
-// API to leave passwords and tokens out of the answer.
-func (c *Client) GetDatabase(ctx context.Context, databaseID string) (Database, error) {
-	if databaseID == "" {
-		return Database{}, &APIError{Endpoint: EndpointGetDatabase, Class: ClassConnection, Err: errors.New("empty database id")}
-	}
-	body, err := c.get(ctx, EndpointGetDatabase, databaseID, "/redis/database/"+url.PathEscape(databaseID), url.Values{"credentials": {"hide"}})
-	if err != nil {
-		return Database{}, err
-	}
-	db, err := DecodeDatabase(body)
-	if err != nil {
-		return Database{}, &APIError{Endpoint: EndpointGetDatabase, DatabaseID: databaseID, StatusCode: http.StatusOK, Class: ClassDecode, Err: c.redactError(err)}
-	}
-	return db, nil
-}
-
-// get performs one GET, retried as retry.go allows, and returns the body
-// of a 2xx answer. Every failure is an *APIError.
-func (c *Client) get(ctx context.Context, endpoint, databaseID, escapedPath string, query url.Values) ([]byte, error) {
+// get performs one GET, retried as retry.go allows, and hands the body of
+// a 2xx answer to read. An error of read that is not one of reading the
+// body fails the call as undecodable (or too large, for the budget of
+// entries). Every failure is an *APIError.
+func (c *Client) get(ctx context.Context, endpoint, databaseID, escapedPath string, query url.Values, read func(io.Reader) error) error {
 	// The id was path-escaped by the caller, so "../databases" stays one
 	// segment of this endpoint's path and never reaches another endpoint.
 	target := c.base.String() + escapedPath
@@ -219,49 +249,36 @@ func (c *Client) get(ctx context.Context, endpoint, databaseID, escapedPath stri
 	}
 	for attempt := 0; ; attempt++ {
 		if err := c.throttle(ctx, endpoint, databaseID); err != nil {
-			return nil, err
+			return err
 		}
-		body, err := c.attempt(ctx, endpoint, databaseID, target)
+		err := c.attempt(ctx, endpoint, databaseID, target, read)
 		if err == nil {
-			return body, nil
+			return nil
 		}
 		wait, ok := c.retryDelay(err, attempt)
 		if !ok || !c.sleepWithin(ctx, wait) {
-			return nil, err
+			return err
 		}
 	}
 }
 
-// attempt makes one HTTP request and reports it to Observe.
-func (c *Client) attempt(ctx context.Context, endpoint, databaseID, target string) ([]byte, error) {
+// attempt makes one HTTP request, reads its answer and reports it to
+// Observe.
+func (c *Client) attempt(ctx context.Context, endpoint, databaseID, target string, read func(io.Reader) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassConnection, Err: err}
+		return &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassConnection, Err: errors.New(c.redact(err.Error()))}
 	}
 	req.SetBasicAuth(c.email, c.apiKey)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.agent)
 
 	start := time.Now()
-	body, status, header, err := c.do(req)
+	status, apiErr := c.do(ctx, req, endpoint, databaseID, read)
 	elapsed := time.Since(start)
 
-	var apiErr *APIError
-	switch {
-	case err != nil:
-		apiErr = c.transportError(ctx, endpoint, databaseID, status, err)
-	case status < 200 || status > 299:
-		apiErr = &APIError{
-			Endpoint:   endpoint,
-			DatabaseID: databaseID,
-			StatusCode: status,
-			Class:      ClassHTTPStatus,
-			Body:       c.excerpt(body),
-			RetryAfter: parseRetryAfter(header.Get("Retry-After"), c.now()),
-		}
-	}
 	if c.observe != nil {
 		code := strconv.Itoa(status)
 		if apiErr != nil {
@@ -270,28 +287,112 @@ func (c *Client) attempt(ctx context.Context, endpoint, databaseID, target strin
 		c.observe(endpoint, code, elapsed)
 	}
 	if apiErr != nil {
-		return nil, apiErr
+		return apiErr
 	}
-	return body, nil
+	return nil
 }
 
 // errTooLarge marks a body over the size limit.
 var errTooLarge = errors.New("response body exceeds the size limit")
 
-func (c *Client) do(req *http.Request) (body []byte, status int, header http.Header, err error) {
+// do sends req and reads its answer: an error answer into an excerpt, a
+// 2xx one through read. It returns the HTTP status, 0 when none came.
+func (c *Client) do(ctx context.Context, req *http.Request, endpoint, databaseID string, read func(io.Reader) error) (int, *APIError) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, 0, nil, err
+		return 0, c.transportError(ctx, endpoint, databaseID, 0, err)
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	status := resp.StatusCode
+	body := &limitedBody{r: resp.Body, max: c.maxBytes}
+	if status < 200 || status > 299 {
+		text, truncated, err := readBounded(body, maxErrorBody)
+		if err != nil {
+			return status, c.transportError(ctx, endpoint, databaseID, status, unwrapBody(err))
+		}
+		e := &APIError{
+			Endpoint:   endpoint,
+			DatabaseID: databaseID,
+			StatusCode: status,
+			Class:      ClassHTTPStatus,
+			Body:       c.excerpt(text, truncated),
+			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.maxRetryAfter),
+		}
+		if status == http.StatusTooManyRequests && e.RetryAfter > 0 {
+			c.holdUntil(endpoint, c.now().Add(e.RetryAfter))
+		}
+		return status, e
+	}
+	// The API answered: whatever held this endpoint back is over.
+	c.clearHold(endpoint)
+	err = read(body)
+	var be *bodyError
+	var budget *budgetError
+	switch {
+	case err == nil:
+		return status, nil
+	case errors.As(err, &be):
+		return status, c.transportError(ctx, endpoint, databaseID, status, be.err)
+	case errors.As(err, &budget):
+		return status, &APIError{Endpoint: endpoint, DatabaseID: databaseID, StatusCode: status, Class: ClassTooLarge, Err: budget}
+	default:
+		// A decode error quotes the answer, which an API echoing the
+		// request could make the key.
+		return status, &APIError{Endpoint: endpoint, DatabaseID: databaseID, StatusCode: status, Class: ClassDecode, Err: c.redactError(err)}
+	}
+}
+
+// limitedBody reads a body and fails once more than max bytes came. Its
+// errors are *bodyError, so that a failure to read the answer is told
+// from a failure to decode it.
+type limitedBody struct {
+	r   io.Reader
+	n   int64
+	max int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.n > l.max {
+		return 0, &bodyError{fmt.Errorf("%w (%d bytes)", errTooLarge, l.max)}
+	}
+	if room := l.max + 1 - l.n; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		return n - int(l.n-l.max), &bodyError{fmt.Errorf("%w (%d bytes)", errTooLarge, l.max)}
+	}
+	if err != nil && err != io.EOF {
+		err = &bodyError{err}
+	}
+	return n, err
+}
+
+// bodyError is a failure to read an answer's body.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+func unwrapBody(err error) error {
+	var be *bodyError
+	if errors.As(err, &be) {
+		return be.err
+	}
+	return err
+}
+
+// readBounded reads up to limit bytes of r and says whether more followed.
+func readBounded(r io.Reader, limit int64) ([]byte, bool, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, resp.StatusCode, resp.Header, err
+		return nil, false, err
 	}
-	if int64(len(body)) > c.maxBytes {
-		return nil, resp.StatusCode, resp.Header, fmt.Errorf("%w (%d bytes)", errTooLarge, c.maxBytes)
+	if int64(len(b)) > limit {
+		return b[:limit], true, nil
 	}
-	return body, resp.StatusCode, resp.Header, nil
+	return b, false, nil
 }
 
 // transportError classifies a failure to get a whole answer. The error
@@ -328,11 +429,20 @@ const maxExcerpt = 200
 
 // excerpt turns an error answer into a short, printable, secret-free text.
 // Seen shapes are {"error":"..."}, a JSON string, and plain text or HTML.
-func (c *Client) excerpt(body []byte) string {
+// truncated says the answer was longer than body: its last word, which
+// could be a piece of a secret, is dropped.
+func (c *Client) excerpt(body []byte, truncated bool) string {
+	if truncated {
+		if cut := bytes.LastIndexFunc(body, unicode.IsSpace); cut >= 0 {
+			body = body[:cut]
+		}
+	}
 	s := strings.TrimSpace(string(body))
-	if msg, ok := errorMessage(body); ok {
+	if msg, ok := errorMessage(body); ok && !truncated {
 		s = msg
 	}
+	// Redaction comes before white space is normalised: a key broken
+	// across lines is recognised as such and withholds the whole text.
 	s = c.redact(s)
 	s = strings.Map(func(r rune) rune {
 		if r == '\uFFFD' || r < 0x20 || r == 0x7f {
@@ -347,15 +457,10 @@ func (c *Client) excerpt(body []byte) string {
 	return s
 }
 
-// redact removes the API key, and the Basic credentials built from it,
-// from a text that is about to be kept in an error.
+// redact removes every encoding of the API key, and of the Basic
+// credentials built from it, from a text about to be kept in an error.
 func (c *Client) redact(s string) string {
-	for _, secret := range []string{c.apiKey, basicToken(c.email, c.apiKey)} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "<secret>")
-		}
-	}
-	return s
+	return c.redactor.String(s)
 }
 
 // redactError is err with its text redacted: a decode error quotes the
@@ -364,24 +469,24 @@ func (c *Client) redactError(err error) error {
 	return errors.New(c.redact(err.Error()))
 }
 
-// parseRetryAfter reads delta-seconds or an HTTP date; 0 when absent or
-// unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// parseRetryAfter reads delta-seconds or an HTTP date, capped at limit;
+// 0 when absent, unreadable or already past.
+func parseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		switch {
+		case secs <= 0:
 			return 0
+		case err != nil || secs > int64(limit/time.Second):
+			return limit
 		}
-		if secs > 86400 {
-			secs = 86400
-		}
-		return time.Duration(secs) * time.Second
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		d = t.Sub(now)
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return min(d, limit)
 }

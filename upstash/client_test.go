@@ -3,9 +3,12 @@ package upstash
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -81,26 +84,6 @@ func TestClientSendsBasicAuthAndEscapesID(t *testing.T) {
 				t.Errorf("query = %q, want none", gotQuery)
 			}
 		})
-	}
-}
-
-func TestGetDatabaseHidesCredentials(t *testing.T) {
-	t.Parallel()
-	var gotPath, gotQuery string
-	c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		gotPath, gotQuery = r.URL.Path, r.URL.RawQuery
-		_, _ = w.Write([]byte(`{"database_id":"db1","database_name":"orders","type":"pro","daily_backup_enabled":true,"password":"p"}`))
-	})
-	db, err := c.GetDatabase(t.Context(), "db1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gotPath != "/redis/database/db1" || gotQuery != "credentials=hide" {
-		t.Errorf("request = %s?%s", gotPath, gotQuery)
-	}
-	want := Database{ID: "db1", Name: "orders", Plan: "pro", DailyBackupEnabled: true}
-	if db != want {
-		t.Errorf("database = %+v, want %+v", db, want)
 	}
 }
 
@@ -268,7 +251,7 @@ func TestClientErrors(t *testing.T) {
 			if ae.RetryAfter != tt.wantRetry {
 				t.Errorf("RetryAfter = %s, want %s", ae.RetryAfter, tt.wantRetry)
 			}
-			if strings.Contains(ae.Error(), testKey) || strings.Contains(ae.Error(), basicToken(testEmail, testKey)) {
+			if strings.Contains(ae.Error(), testKey) || strings.Contains(ae.Error(), base64.StdEncoding.EncodeToString([]byte(testEmail+":"+testKey))) {
 				t.Errorf("error text leaks the key: %s", ae.Error())
 			}
 			rec.mu.Lock()
@@ -321,19 +304,128 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestParseRetryAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	const limit = 5 * time.Minute
 	tests := map[string]time.Duration{
 		"":                              0,
 		"0":                             0,
 		"-3":                            0,
 		"5":                             5 * time.Second,
-		"999999":                        24 * time.Hour,
+		"300":                           limit,
+		"301":                           limit,
+		"86400":                         limit,
+		"999999999999999999999999":      limit,
+		"-999999999999999999999999":     0,
 		"soon":                          0,
 		"Thu, 26 Nov 2026 12:00:30 GMT": 30 * time.Second,
 		"Thu, 26 Nov 2026 11:00:00 GMT": 0,
+		"Fri, 27 Nov 2026 12:00:00 GMT": limit,
+		"Sat, 26 Nov 2126 12:00:00 GMT": limit,
 	}
 	for in, want := range tests {
-		if got := parseRetryAfter(in, now); got != want {
+		if got := parseRetryAfter(in, now, limit); got != want {
 			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestEchoedKeyNeverLeaks: an API, or a proxy before it, echoing the key in
+// any encoding, in an error answer or in a 200 answer, never gets it into an
+// error text or a problem's reason.
+func TestEchoedKeyNeverLeaks(t *testing.T) {
+	t.Parallel()
+	// A key with characters every encoding changes.
+	const key = `k3y/with+odd&chars<"é">%20`
+	basic := base64.StdEncoding.EncodeToString([]byte(testEmail + ":" + key))
+	jsonKey, err := json.Marshal(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forms := map[string]string{
+		"raw":         key,
+		"url query":   url.QueryEscape(key),
+		"url path":    url.PathEscape(key),
+		"url lower":   strings.ToLower(url.QueryEscape(key)),
+		"html":        html.EscapeString(key),
+		"json":        string(jsonKey[1 : len(jsonKey)-1]),
+		"basic":       basic,
+		"key base64":  base64.StdEncoding.EncodeToString([]byte(key)),
+		"split lines": key[:10] + "\r\n  " + key[10:],
+		"split basic": basic[:20] + "\n" + basic[20:],
+	}
+	// Where an answer can quote the form: as an error answer's message,
+	// as plain text, and as a 200 answer's message or entries.
+	bodies := []struct {
+		name   string
+		status int
+		body   func(form string) string
+	}{
+		{"400 error object", http.StatusBadRequest, func(f string) string { return `{"error":` + jsonString(f) + `}` }},
+		{"401 plain text", http.StatusUnauthorized, func(f string) string { return "rejected: " + f + "\n" }},
+		{"503 long page", http.StatusServiceUnavailable, func(f string) string { return strings.Repeat("x ", maxErrorBody/2-3) + f }},
+		{"200 error object", http.StatusOK, func(f string) string { return `{"message":` + jsonString(f) + `}` }},
+		{"200 plain text", http.StatusOK, func(f string) string { return "<html>" + f + "</html>" }},
+		{"200 entries", http.StatusOK, func(f string) string {
+			v := jsonString(f)
+			return `[{"backup_id":` + v + `,"creation_time":1764000000},{"backup_id":` + v + `,"creation_time":1764000000},` +
+				`{"creation_time":` + v + `},{"creation_time":1764000000,"backup_size":` + v + `},` +
+				`{"creation_time":1764000000,"state":` + v + `},{"database_id":` + v + `,"creation_time":1764000000}]`
+		}},
+		{"200 truncated", http.StatusOK, func(f string) string { return `[{"backup_id":"` + f }},
+	}
+	for _, b := range bodies {
+		for formName, form := range forms {
+			t.Run(b.name+"/"+formName, func(t *testing.T) {
+				t.Parallel()
+				c, _ := newTestClient(t, func(w http.ResponseWriter, _ *http.Request) {
+					w.WriteHeader(b.status)
+					_, _ = w.Write([]byte(b.body(form)))
+				}, func(cfg *Config) { cfg.APIKey = key; cfg.Now = func() time.Time { return time.Unix(1764000000, 0) } })
+				list, err := c.ListBackups(t.Context(), "db1")
+				var texts []string
+				if err != nil {
+					texts = append(texts, err.Error())
+				}
+				for _, p := range list.Problems {
+					texts = append(texts, p.Reason)
+				}
+				if len(texts) == 0 {
+					t.Fatal("the answer was read without an error or a problem")
+				}
+				for _, text := range texts {
+					for name, f := range forms {
+						if strings.Contains(text, f) || strings.Contains(strings.Join(strings.Fields(text), ""), strings.Join(strings.Fields(f), "")) {
+							t.Errorf("%q holds the key's %s form", text, name)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s) // a string always encodes
+	return string(b)
+}
+
+func TestDotSegmentIDsAreNotSent(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"", ".", ".."} {
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			c, rec := newTestClient(t, func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte("[]"))
+			})
+			_, err := c.ListBackups(t.Context(), id)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Class != ClassInvalid || ae.Code() != CodeError {
+				t.Fatalf("error = %v, want class invalid", err)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.obs) != 0 {
+				t.Errorf("requests made: %v", rec.obs)
+			}
+		})
 	}
 }

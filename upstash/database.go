@@ -1,7 +1,7 @@
 package upstash
 
 // Database is the part of a Redis database description, from
-// GET /redis/databases or GET /redis/database/{id}, that the exporter uses.
+// GET /redis/databases, that the exporter uses.
 // Passwords and REST tokens in the answer are never decoded.
 type Database struct {
 	ID            string

@@ -8,7 +8,8 @@ import (
 )
 
 // Endpoint names, as they appear in the exporter's api_requests_total
-// "endpoint" label and in error messages.
+// "endpoint" label and in error messages. The client does not call
+// get_database; the name is kept for test servers that serve it.
 const (
 	EndpointListBackup    = "list_backup"
 	EndpointListDatabases = "list_databases"
@@ -32,7 +33,9 @@ type APIError struct {
 	// connection error) or the answer could not be decoded after a 2xx.
 	StatusCode int
 	// Class is a short machine-readable kind: "http_status", "timeout",
-	// "connection", "decode", "too_large".
+	// "connection", "decode", "too_large" (the body limit, or the
+	// client's budget of backups in flight), "throttled" (not sent:
+	// Retry-After or rate limit) or "invalid" (not sent: bad arguments).
 	Class string
 	// Body is a secret-free excerpt of the answer (at most a few hundred bytes).
 	Body string

@@ -11,13 +11,19 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Retry policy. A scrape has a deadline, and a retry that cannot finish
-// before it only adds load, so:
+// Retry policy. A call runs under its caller's context and ends by the
+// caller's deadline: for the exporter, that of the refresh that reads the
+// account (collector.DefaultRefreshTimeout, 2 minutes), not that of a
+// scrape. A retry that cannot finish before that deadline only adds load,
+// so:
 //   - 429 waits for Retry-After when the server sends one (else a short
 //     jittered backoff) and is tried once more, only if the wait ends
-//     inside the caller's deadline. A Retry-After also holds back every
-//     other call of this client until it has passed: the limit is the
-//     account's, not one database's;
+//     inside the caller's deadline. A Retry-After, capped at
+//     Config.MaxRetryAfter, also holds back every other call to the same
+//     endpoint (list_databases and list_backup apart) until it has passed
+//     or a call to that endpoint succeeds: the limit is the account's,
+//     not one database's, but one endpoint's limit must not blank the
+//     other's;
 //   - 500, 502, 503 and 504 and connection failures (reset, refused) are
 //     tried once more after a jittered backoff, inside the deadline;
 //   - everything else (401, 403, 404, undecodable answers, timeouts) is
@@ -31,8 +37,8 @@ const (
 	retryMargin = 100 * time.Millisecond
 )
 
-// ClassThrottled marks a call that was not sent: the account is inside a
-// server's Retry-After, or the client-side rate limit would not let it go
+// ClassThrottled marks a call that was not sent: its endpoint is inside a
+// server's Retry-After, or the client-side rate limit would not let it go,
 // before the caller's deadline.
 const ClassThrottled = "throttled"
 
@@ -45,7 +51,8 @@ func (c *Client) retryDelay(err error, attempt int) (time.Duration, bool) {
 	switch {
 	case ae.StatusCode == http.StatusTooManyRequests:
 		if ae.RetryAfter > 0 {
-			c.holdUntil(c.now().Add(ae.RetryAfter))
+			// do has started the endpoint's hold; throttle waits
+			// whatever is left of it.
 			return ae.RetryAfter, true
 		}
 		return c.backoff(), true
@@ -74,29 +81,74 @@ func (c *Client) sleepWithin(ctx context.Context, d time.Duration) bool {
 	return c.sleep(ctx, d) == nil
 }
 
-// holdUntil records a server-requested pause for every call of the client.
-func (c *Client) holdUntil(t time.Time) {
+// holdUntil holds back the calls to endpoint until t, or later if a hold
+// already runs longer.
+func (c *Client) holdUntil(endpoint string, t time.Time) {
 	c.holdMu.Lock()
 	defer c.holdMu.Unlock()
-	if t.After(c.heldUntil) {
-		c.heldUntil = t
+	if !t.After(c.holds[endpoint]) {
+		return
+	}
+	c.holds[endpoint] = t
+	if c.observeHold != nil {
+		c.observeHold(endpoint, t)
 	}
 }
 
-// throttle waits, inside ctx's deadline, for a pending Retry-After and for
-// the client-side rate limit. A call that could not go in time is not sent.
-func (c *Client) throttle(ctx context.Context, endpoint, databaseID string) error {
+// clearHold ends endpoint's hold: the endpoint answered.
+func (c *Client) clearHold(endpoint string) {
 	c.holdMu.Lock()
-	wait := c.heldUntil.Sub(c.now())
-	c.holdMu.Unlock()
-	if wait > 0 && !c.sleepWithin(ctx, wait) {
-		return &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassThrottled,
-			Err: fmt.Errorf("the API asked to wait %s (Retry-After), past the collection deadline", wait.Round(time.Millisecond))}
+	defer c.holdMu.Unlock()
+	c.endHoldLocked(endpoint)
+}
+
+func (c *Client) endHoldLocked(endpoint string) {
+	if _, held := c.holds[endpoint]; !held {
+		return
+	}
+	delete(c.holds, endpoint)
+	if c.observeHold != nil {
+		c.observeHold(endpoint, time.Time{})
+	}
+}
+
+// heldFor returns how long endpoint is still held back; a hold found over
+// is ended.
+func (c *Client) heldFor(endpoint string) time.Duration {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	until, held := c.holds[endpoint]
+	if !held {
+		return 0
+	}
+	wait := until.Sub(c.now())
+	if wait <= 0 {
+		c.endHoldLocked(endpoint)
+		return 0
+	}
+	return wait
+}
+
+// throttle waits, inside ctx's deadline, for a pending Retry-After of the
+// endpoint and for the client-side rate limit. A call that could not go
+// before the caller's deadline is not sent.
+func (c *Client) throttle(ctx context.Context, endpoint, databaseID string) error {
+	if wait := c.heldFor(endpoint); wait > 0 {
+		if !c.sleepWithin(ctx, wait) {
+			why := "which ends after the caller's deadline (the refresh's)"
+			if err := ctx.Err(); err != nil {
+				why = "and the call was ended while waiting: " + err.Error()
+			}
+			return &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassThrottled,
+				Err: fmt.Errorf("the API asked to wait %s more before calling %s again (Retry-After, at most %s), %s",
+					wait.Round(time.Millisecond), endpoint, c.maxRetryAfter, why)}
+		}
+		_ = c.heldFor(endpoint) // ends the hold if it is over
 	}
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassThrottled,
-				Err: fmt.Errorf("client-side rate limit of %g requests per second: %w", float64(c.limiter.Limit()), err)}
+				Err: fmt.Errorf("client-side rate limit of %g requests per second, before the caller's deadline (the refresh's): %w", float64(c.limiter.Limit()), err)}
 		}
 	}
 	return nil

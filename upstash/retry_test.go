@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -130,7 +132,7 @@ func TestRetryAfterHoldsBackOtherCalls(t *testing.T) {
 	}, func(cfg *Config) { cfg.Now, cfg.Sleep = clock.Now, clock.Sleep })
 
 	// First call: 429 with a Retry-After past the deadline, so no retry,
-	// but the client now holds every call for 20 s.
+	// but the client now holds every list_backup call for 20 s.
 	ctx := deadlineOverride{t.Context(), start.Add(5 * time.Second)}
 	if _, err := c.ListBackups(ctx, "db1"); err == nil {
 		t.Fatal("want the 429 error")
@@ -173,5 +175,155 @@ func TestRateLimitNeverWaitsPastTheDeadline(t *testing.T) {
 	}
 	if calls.Load() != 1 {
 		t.Errorf("calls = %d, want 1", calls.Load())
+	}
+}
+
+// holdLog records the calls of Config.ObserveHold.
+type holdLog struct {
+	mu  sync.Mutex
+	got []holdEvent
+}
+
+type holdEvent struct {
+	endpoint string
+	until    time.Time
+}
+
+func (h *holdLog) observe(endpoint string, until time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.got = append(h.got, holdEvent{endpoint, until})
+}
+
+func (h *holdLog) events() []holdEvent {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]holdEvent(nil), h.got...)
+}
+
+// TestRetryAfterHoldsOneEndpointBriefly: a day's Retry-After on
+// list_databases holds list_databases for MaxRetryAfter at most, never
+// list_backup, and the hold ends when it has passed.
+func TestRetryAfterHoldsOneEndpointBriefly(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	const maxHold = 5 * time.Minute
+	tests := []struct {
+		name       string
+		retryAfter string
+	}{
+		{name: "a day in seconds", retryAfter: "86400"},
+		{name: "a date a day ahead", retryAfter: start.Add(24 * time.Hour).Format(http.TimeFormat)},
+		{name: "a date years ahead", retryAfter: start.AddDate(100, 0, 0).Format(http.TimeFormat)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := &fakeTime{now: start}
+			holds := &holdLog{}
+			var listCalls, backupCalls atomic.Int32
+			c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/redis/databases" {
+					if listCalls.Add(1) == 1 {
+						w.Header().Set("Retry-After", tt.retryAfter)
+						w.WriteHeader(http.StatusTooManyRequests)
+						return
+					}
+				} else {
+					backupCalls.Add(1)
+				}
+				_, _ = w.Write([]byte("[]"))
+			}, func(cfg *Config) {
+				cfg.Now, cfg.Sleep = clock.Now, clock.Sleep
+				cfg.MaxRetryAfter, cfg.ObserveHold = maxHold, holds.observe
+			})
+			soon := deadlineOverride{t.Context(), start.Add(10 * time.Second)}
+
+			// The 429 is not retried: the hold ends past the deadline.
+			_, err := c.ListDatabases(soon)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || ae.RetryAfter != maxHold {
+				t.Fatalf("first call: %v, want the 429 with a Retry-After of %s", err, maxHold)
+			}
+			want := []holdEvent{{EndpointListDatabases, start.Add(maxHold)}}
+			if got := holds.events(); !reflect.DeepEqual(got, want) {
+				t.Errorf("holds = %v, want %v", got, want)
+			}
+			// list_backup is not held.
+			if _, err := c.ListBackups(soon, "db1"); err != nil || backupCalls.Load() != 1 {
+				t.Errorf("list_backup during the hold: %v, %d calls", err, backupCalls.Load())
+			}
+			// list_databases is, and is not sent.
+			if _, err := c.ListDatabases(soon); !errors.As(err, &ae) || ae.Class != ClassThrottled ||
+				!strings.Contains(err.Error(), "after the caller's deadline (the refresh's)") {
+				t.Errorf("list_databases during the hold: %v, want throttled", err)
+			}
+			if n := listCalls.Load(); n != 1 {
+				t.Errorf("list_databases sent %d times, want 1", n)
+			}
+			// A caller with time to wait waits MaxRetryAfter, not a day.
+			later := deadlineOverride{t.Context(), start.Add(time.Hour)}
+			if _, err := c.ListDatabases(later); err != nil {
+				t.Fatalf("after the hold: %v", err)
+			}
+			if got := clock.Now().Sub(start); got != maxHold {
+				t.Errorf("waited %s, want %s", got, maxHold)
+			}
+			want = append(want, holdEvent{EndpointListDatabases, time.Time{}})
+			if got := holds.events(); !reflect.DeepEqual(got, want) {
+				t.Errorf("holds = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestSuccessClearsTheHold: a call sent before a 429 started the hold and
+// answered after it ends the hold of its endpoint.
+func TestSuccessClearsTheHold(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clock := &fakeTime{now: start}
+	holds := &holdLog{}
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	c, _ := newTestClient(t, func(w http.ResponseWriter, _ *http.Request) {
+		switch calls.Add(1) {
+		case 1: // answered once the second has started the hold
+			close(arrived)
+			<-release
+		case 2:
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		_, _ = w.Write([]byte("[]"))
+	}, func(cfg *Config) { cfg.Now, cfg.Sleep, cfg.ObserveHold = clock.Now, clock.Sleep, holds.observe })
+	soon := deadlineOverride{t.Context(), start.Add(10 * time.Second)}
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.ListBackups(soon, "db1")
+		first <- err
+	}()
+	<-arrived
+	if _, err := c.ListBackups(soon, "db2"); err == nil {
+		t.Fatal("second call: want the 429")
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	want := []holdEvent{{EndpointListBackup, start.Add(time.Minute)}, {EndpointListBackup, time.Time{}}}
+	if got := holds.events(); !reflect.DeepEqual(got, want) {
+		t.Errorf("holds = %v, want %v", got, want)
+	}
+	// Nothing holds list_backup any more: the next call goes at once.
+	if _, err := c.ListBackups(soon, "db3"); err != nil || calls.Load() != 3 {
+		t.Errorf("call after the success: %v, %d calls", err, calls.Load())
+	}
+	clock.mu.Lock()
+	defer clock.mu.Unlock()
+	if len(clock.sleeps) != 0 {
+		t.Errorf("waited %v, want no wait", clock.sleeps)
 	}
 }

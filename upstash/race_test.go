@@ -1,0 +1,5 @@
+//go:build race
+
+package upstash
+
+func init() { raceEnabled = true }
