@@ -84,7 +84,9 @@ func run(listen, email, apiKey string, databases, backups int, latency time.Dura
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("--listen %s: only loopback addresses", listen)
 	}
-	l, err := net.Listen("tcp", listen)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := new(net.ListenConfig).Listen(ctx, "tcp", listen)
 	if err != nil {
 		return err
 	}
@@ -94,8 +96,6 @@ func run(listen, email, apiKey string, databases, backups int, latency time.Dura
 	f.api.SetLatency(latency)
 
 	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		<-ctx.Done()
 		// Close, not Shutdown: streams and hung calls would hold Shutdown.
