@@ -34,9 +34,10 @@
 //	GET  /-/fake/requests                         API calls so far by endpoint, JSON
 //	POST /-/fake/requests                         reset those counts
 //
-// A streamed body is sent without Content-Length and made as it is written
-// from one pre-encoded block, so many streams in flight cost the fake little
-// memory and CPU.
+// A stream replaces a database's list-backup answer, faults included, until
+// cleared. A streamed body is sent without Content-Length and made as it is
+// written from one pre-encoded block, so many streams in flight cost the
+// fake little memory and CPU.
 package main
 
 import (
