@@ -38,8 +38,9 @@ const (
 // UpstashBackupNoRecentCompleted; then the API fails (list-databases and
 // list-backup answer 503) and the exporter is killed with SIGKILL and
 // restarted, so it comes back knowing no database: the stale database's
-// alert, or UpstashAccountUnreadable, must stay pending or firing. Then
-// list-databases answers 200 [] (a valid key of the wrong team):
+// alert, or UpstashAccountUnreadable, must stay pending or firing. Then the
+// API recovers, and list-databases answers 200 [] (a valid key of the
+// wrong team):
 // UpstashAccountListsNoDatabases or UpstashBackupDatabaseVanished must be
 // pending or firing. Throughout, the healthy databases raise no alert but
 // UpstashBackupDatabaseVanished, which is what their disappearance from
@@ -117,9 +118,31 @@ func TestE2EOutage(t *testing.T) {
 	})
 	t.Logf("after SIGKILL and restart with the API answering 503, alerted within %s", time.Since(phase).Round(100*time.Millisecond))
 
-	// 3. The account lists no database.
+	// The API recovers: every database is read again and nothing says it
+	// vanished, so that what follows starts from a working account.
 	phase = time.Now()
 	fakeControl(t, api, "clear", nil)
+	eventually(t, "recovered", func() error {
+		s, err := promQuery(t, prom, `upstash_backup_exporter_collect_success{job="`+exporterJob+`"} == 1`)
+		if err != nil {
+			return err
+		}
+		if len(s) != len(ids) {
+			return fmt.Errorf("%d databases read successfully, want %d", len(s), len(ids))
+		}
+		alerts, err := activeAlerts(t, prom)
+		if err != nil {
+			return err
+		}
+		if hasAlert(alerts, alertVanished, "") {
+			return fmt.Errorf("%s still active: %s", alertVanished, alertList(alerts))
+		}
+		return nil
+	})
+	t.Logf("API back: every database read, no %s, after %s", alertVanished, time.Since(phase).Round(100*time.Millisecond))
+
+	// 3. The account lists no database.
+	phase = time.Now()
 	fakeControl(t, api, "fault", url.Values{"endpoint": {"list_databases"}, "body": {"[]"}})
 	var last string
 	holds(t, "empty database list alerted", func() error {
