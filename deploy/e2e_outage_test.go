@@ -103,6 +103,7 @@ func TestE2EOutage(t *testing.T) {
 		}
 		return nil
 	})
+	var last string
 	holds(t, "stale database still alerted after the restart", func() error {
 		alerts, err := activeAlerts(t, prom)
 		if err != nil {
@@ -111,12 +112,13 @@ func TestE2EOutage(t *testing.T) {
 		if err := healthyQuiet(alerts, healthy, []string{alertVanished}); err != nil {
 			t.Fatal(err)
 		}
+		last = alertList(alerts)
 		if !hasAlert(alerts, alertNoRecent, stale) && !hasAlert(alerts, alertUnreadable, "") {
 			return fmt.Errorf("neither %s for %s nor %s; active: %s", alertNoRecent, stale, alertUnreadable, alertList(alerts))
 		}
 		return nil
 	})
-	t.Logf("after SIGKILL and restart with the API answering 503, alerted within %s", time.Since(phase).Round(100*time.Millisecond))
+	t.Logf("after SIGKILL and restart with the API answering 503, alerted for %s (phase took %s): %s", outageHoldDuration, time.Since(phase).Round(100*time.Millisecond), last)
 
 	// The API recovers: every database is read again and nothing says it
 	// vanished, so that what follows starts from a working account.
@@ -144,7 +146,6 @@ func TestE2EOutage(t *testing.T) {
 	// 3. The account lists no database.
 	phase = time.Now()
 	fakeControl(t, api, "fault", url.Values{"endpoint": {"list_databases"}, "body": {"[]"}})
-	var last string
 	holds(t, "empty database list alerted", func() error {
 		alerts, err := activeAlerts(t, prom)
 		if err != nil {
@@ -159,7 +160,7 @@ func TestE2EOutage(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("list-databases answering [] alerted within %s: %s", time.Since(phase).Round(100*time.Millisecond), last)
+	t.Logf("list-databases answering [] alerted for %s (phase took %s): %s", outageHoldDuration, time.Since(phase).Round(100*time.Millisecond), last)
 	t.Logf("outage scenario took %s", time.Since(start).Round(100*time.Millisecond))
 }
 
