@@ -87,7 +87,10 @@ func TestE2EOutage(t *testing.T) {
 	})
 	t.Logf("%s pending or firing for the stale database after %s", alertNoRecent, time.Since(phase).Round(100*time.Millisecond))
 
-	// 2. Restart during an outage.
+	// 2. Restart during an outage. The exporter dies first and the API
+	// fails before it comes back, so no scrape of the old process sees the
+	// failing API: what follows is only what a restart during an outage
+	// leaves to the rules.
 	phase = time.Now()
 	exporter.kill(t)
 	fakeControl(t, api, "fault", url.Values{"endpoint": {"list_databases"}, "status": {"503"}})
