@@ -132,6 +132,35 @@ func promQuery(t *testing.T, base, expr string) ([]promSample, error) {
 	}
 }
 
+type promAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+}
+
+// activeAlerts returns the alerts Prometheus has pending or firing.
+func activeAlerts(t *testing.T, base string) ([]promAlert, error) {
+	b, err := httpGet(t, base+"/api/v1/alerts")
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Data struct {
+			Alerts []promAlert `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	active := r.Data.Alerts[:0]
+	for _, a := range r.Data.Alerts {
+		if a.State == "pending" || a.State == "firing" {
+			active = append(active, a)
+		}
+	}
+	return active, nil
+}
+
 // TestE2EExporterMetricsMatchContract compares the families on a running
 // exporter's /metrics with the contract the dashboard and rules are
 // checked against, both ways, with their types.
@@ -226,30 +255,15 @@ func TestE2EDemoAlerts(t *testing.T) {
 		for _, x := range s {
 			names[x.Metric["database_id"]] = x.Metric["database_name"]
 		}
-		b, err := httpGet(t, prom+"/api/v1/alerts")
+		alerts, err := activeAlerts(t, prom)
 		if err != nil {
-			return err
-		}
-		var r struct {
-			Data struct {
-				Alerts []struct {
-					Labels      map[string]string `json:"labels"`
-					Annotations map[string]string `json:"annotations"`
-					State       string            `json:"state"`
-				} `json:"alerts"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(b, &r); err != nil {
 			return err
 		}
 		got := map[string][]string{}
 		for db := range demoAlerts {
 			got[db] = nil
 		}
-		for _, a := range r.Data.Alerts {
-			if a.State != "pending" && a.State != "firing" {
-				continue
-			}
+		for _, a := range alerts {
 			db := "(no database)"
 			if id, ok := a.Labels["database_id"]; ok {
 				db = names[id]

@@ -14,7 +14,17 @@
 #   - every dashboard query evaluates without error and returns data;
 #   - Alertmanager inhibits staleness alerts of a database whose collection
 #     fails;
-#   - the Kubernetes ConfigMap's configuration passes --config.check.
+#   - the Kubernetes ConfigMap's configuration passes --config.check;
+#   - an API outage (TestE2EOutage): the exporter binary, in discovery mode,
+#     reads the fake API of scripts/fakeapi (a process of its own) with one
+#     stale database among healthy ones, scraped by a second Prometheus
+#     with the same derived configuration and rules. The test starts the
+#     exporter, waits for the stale database's alert, makes the API answer
+#     503, kills the exporter with SIGKILL and restarts it, and checks that
+#     the stale database's alert or UpstashAccountUnreadable stays pending
+#     or firing; then makes list-databases answer [] and checks that
+#     UpstashAccountListsNoDatabases or UpstashBackupDatabaseVanished is
+#     pending or firing. The healthy databases raise no backup alert.
 #
 # The derived Prometheus configuration differs from the shipped one in the
 # targets (random loopback ports) and the intervals only: scrape and
@@ -67,6 +77,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/upstash-e2e.XXXXXX")
 pids=()
 cleanup() {
 	local status=$?
+	# The outage test's exporter, should the test have died before its
+	# own cleanup.
+	if [ -s "$tmp/outage-exporter.pid" ]; then
+		kill "$(cat "$tmp/outage-exporter.pid")" 2>/dev/null || true
+	fi
 	for pid in "${pids[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
@@ -120,13 +135,17 @@ wait_http() {
 	done
 }
 
-log "building the exporter and the deploy tests"
+log "building the exporter, the fake API and the deploy tests"
 go build -o "$tmp/upstash_backup_exporter" .
+go build -o "$tmp/fakeapi" ./scripts/fakeapi
 (cd deploy && go test -c -o "$tmp/deploy.test" .)
 
 exporter_port=$(free_port)
 prometheus_port=$(free_port)
 alertmanager_port=$(free_port)
+fakeapi_port=$(free_port)
+outage_exporter_port=$(free_port)
+outage_prometheus_port=$(free_port)
 
 log "exporter --demo on 127.0.0.1:$exporter_port"
 "$tmp/upstash_backup_exporter" --demo --web.listen-address="127.0.0.1:$exporter_port" \
@@ -144,30 +163,54 @@ mkdir -p "$tmp/alertmanager"
 pids+=($!)
 wait_http "http://127.0.0.1:$alertmanager_port/-/ready" "${pids[-1]}" 20
 
-# The derived configuration: every change is listed here and counted.
-mkdir -p "$tmp/prometheus"
-cp deploy/prometheus/alerts.yml "$tmp/prometheus/alerts.yml"
-sed -e 's/^\(  evaluation_interval:\) 1m$/\1 2s/' \
-	-e 's/^\(    scrape_interval:\) 1m$/\1 2s/' \
-	-e 's/^\(    scrape_timeout:\) 30s$/\1 2s/' \
-	-e "s/^\(          - \)localhost:10035\$/\1127.0.0.1:$exporter_port/" \
-	-e "s/^\(            - \)localhost:9093\$/\1127.0.0.1:$alertmanager_port/" \
-	deploy/prometheus/prometheus.yml >"$tmp/prometheus/prometheus.yml"
-changed=$(diff deploy/prometheus/prometheus.yml "$tmp/prometheus/prometheus.yml" | grep -c '^>' || true)
-if [ "$changed" -ne 5 ]; then
-	log "deriving the test configuration changed $changed lines of deploy/prometheus/prometheus.yml, want 5:"
-	diff deploy/prometheus/prometheus.yml "$tmp/prometheus/prometheus.yml" >&2 || true
-	exit 1
-fi
-promtool check config "$tmp/prometheus/prometheus.yml" >/dev/null
+# derive_config EXPORTER_PORT DIR: the derived configuration, in DIR with
+# the shipped rules. Every change is listed here and counted.
+derive_config() {
+	local port=$1 dir=$2 changed
+	mkdir -p "$dir"
+	cp deploy/prometheus/alerts.yml "$dir/alerts.yml"
+	sed -e 's/^\(  evaluation_interval:\) 1m$/\1 2s/' \
+		-e 's/^\(    scrape_interval:\) 1m$/\1 2s/' \
+		-e 's/^\(    scrape_timeout:\) 30s$/\1 2s/' \
+		-e "s/^\(          - \)localhost:10035\$/\1127.0.0.1:$port/" \
+		-e "s/^\(            - \)localhost:9093\$/\1127.0.0.1:$alertmanager_port/" \
+		deploy/prometheus/prometheus.yml >"$dir/prometheus.yml"
+	changed=$(diff deploy/prometheus/prometheus.yml "$dir/prometheus.yml" | grep -c '^>' || true)
+	if [ "$changed" -ne 5 ]; then
+		log "deriving the test configuration changed $changed lines of deploy/prometheus/prometheus.yml, want 5:"
+		diff deploy/prometheus/prometheus.yml "$dir/prometheus.yml" >&2 || true
+		return 1
+	fi
+	promtool check config "$dir/prometheus.yml" >/dev/null
+}
 
-log "prometheus on 127.0.0.1:$prometheus_port"
-prometheus --config.file="$tmp/prometheus/prometheus.yml" \
-	--storage.tsdb.path="$tmp/prometheus/data" \
-	--web.listen-address="127.0.0.1:$prometheus_port" \
-	--log.level=warn >"$tmp/prometheus.log" 2>&1 &
+# start_prometheus PORT DIR NAME
+start_prometheus() {
+	log "$3 on 127.0.0.1:$1"
+	prometheus --config.file="$2/prometheus.yml" \
+		--storage.tsdb.path="$2/data" \
+		--web.listen-address="127.0.0.1:$1" \
+		--log.level=warn >"$tmp/$3.log" 2>&1 &
+	pids+=($!)
+}
+
+derive_config "$exporter_port" "$tmp/prometheus"
+start_prometheus "$prometheus_port" "$tmp/prometheus" prometheus
+prometheus_pid=${pids[-1]}
+
+# The outage scenario: the fake API, and a Prometheus scraping the port on
+# which TestE2EOutage starts (and restarts) the exporter.
+fakeapi_email=e2e@example.com
+fakeapi_key=e2e-fake-developer-api-key
+log "fake API on 127.0.0.1:$fakeapi_port: 3 databases of 30 daily backups"
+"$tmp/fakeapi" --listen="127.0.0.1:$fakeapi_port" --email="$fakeapi_email" --api-key="$fakeapi_key" \
+	--databases=3 --backups=30 >"$tmp/fakeapi.log" 2>&1 &
 pids+=($!)
-wait_http "http://127.0.0.1:$prometheus_port/-/ready" "${pids[-1]}" 30
+wait_http "http://127.0.0.1:$fakeapi_port/-/fake/requests" "${pids[-1]}" 20
+derive_config "$outage_exporter_port" "$tmp/prometheus-outage"
+start_prometheus "$outage_prometheus_port" "$tmp/prometheus-outage" prometheus-outage
+wait_http "http://127.0.0.1:$outage_prometheus_port/-/ready" "${pids[-1]}" 30
+wait_http "http://127.0.0.1:$prometheus_port/-/ready" "$prometheus_pid" 30
 
 log "running the end-to-end tests"
 (
@@ -176,6 +219,12 @@ log "running the end-to-end tests"
 		E2E_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port" \
 		E2E_ALERTMANAGER_URL="http://127.0.0.1:$alertmanager_port" \
 		E2E_EXPORTER_BIN="$tmp/upstash_backup_exporter" \
+		E2E_FAKEAPI_URL="http://127.0.0.1:$fakeapi_port" \
+		E2E_FAKEAPI_EMAIL="$fakeapi_email" \
+		E2E_FAKEAPI_KEY="$fakeapi_key" \
+		E2E_OUTAGE_EXPORTER_ADDR="127.0.0.1:$outage_exporter_port" \
+		E2E_OUTAGE_PROMETHEUS_URL="http://127.0.0.1:$outage_prometheus_port" \
+		E2E_OUTAGE_PIDFILE="$tmp/outage-exporter.pid" \
 		E2E_TIMEOUT="${E2E_TIMEOUT:-60s}" \
 		"$tmp/deploy.test" -test.run '^TestE2E' -test.v -test.timeout 3m
 )

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+)
+
+// The shipped Deployment limits the container to 128 MiB; the exporter
+// must stay well inside it whatever the API answers.
+const (
+	memoryLimit    = 128 << 20 // the cgroup's memory.max, when one can be made
+	memoryBudget   = 100 << 20 // peak RSS (VmHWM) the exporter must stay under
+	memoryGuard    = 1 << 30   // the test kills the exporter past this, to spare the machine
+	streamDBs      = 64
+	streamMiB      = 200
+	largeListSize  = 100_000
+	memoryScrapeIn = 150 * time.Second
+)
+
+// TestMemoryUnderHostileAnswers runs the exporter binary, GOMEMLIMIT unset,
+// against the fake API of scripts/fakeapi (a process of its own) and
+// checks its peak RSS:
+//
+//   - large list: one database listing 100,000 backups, read in full;
+//   - streams and large list: 64 databases each answering list-backup with
+//     a 200 MiB stream of valid, distinct entries, read 64 at a time
+//     (--upstash.concurrency=64), beside the 100,000-backup database.
+//
+// After one scrape the process must be alive, /metrics answer 200, peak RSS
+// (VmHWM) stay under 100 MiB, the streamed databases show collect_success 0
+// (over the answer limit) and the large list its 100,000 backups. When the
+// test runs as root on cgroup v2 with the memory controller, the exporter
+// runs in a cgroup of its own with memory.max 128 MiB and must not be
+// OOM-killed; otherwise the peak RSS alone is checked. The exporter is
+// killed if its RSS passes 1 GiB, so a failing run does not take the
+// machine's memory with it.
+func TestMemoryUnderHostileAnswers(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/<pid>/status: Linux only")
+	}
+	if testing.Short() {
+		t.Skip("streams gigabytes through the exporter; skipped with -short")
+	}
+	fakeapi := filepath.Join(t.TempDir(), "fakeapi")
+	build := exec.Command("go", "build", "-o", fakeapi, "./scripts/fakeapi")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building scripts/fakeapi: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		name    string
+		streams int
+	}{
+		{"large list", 0},
+		{"streams and large list", streamDBs},
+	} {
+		t.Run(tc.name, func(t *testing.T) { runMemoryCase(t, fakeapi, tc.streams) })
+	}
+}
+
+func runMemoryCase(t *testing.T, fakeapi string, streams int) {
+	api := startFakeAPI(t, fakeapi, "--databases="+strconv.Itoa(streams+1), "--backups=1")
+	large := upstashtest.GeneratedDatabaseID(streams)
+	fakeControlMain(t, api, "backups", url.Values{"db": {large}, "count": {strconv.Itoa(largeListSize)}, "interval": {"1h"}})
+	var streamed []string
+	for i := range streams {
+		id := upstashtest.GeneratedDatabaseID(i)
+		streamed = append(streamed, id)
+		fakeControlMain(t, api, "stream", url.Values{"db": {id}, "mb": {strconv.Itoa(streamMiB)}})
+	}
+
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config.yml")
+	writeFile(t, config, fmt.Sprintf("accounts:\n  - name: memory\n    email: %q\n    api_key: %q\n    api_url: %q\n",
+		upstashtest.DefaultEmail, upstashtest.DefaultAPIKey, api))
+	addr := freeAddress(t)
+	cmd := exec.Command(binary, "--config.file="+config, "--web.listen-address="+addr,
+		"--upstash.concurrency=64", "--log.level=warn")
+	// GOMEMLIMIT and GOGC unset: the runtime's defaults, as in the image.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("exporter output:\n%s", logSummary(out.String(), streamed))
+		}
+	}()
+	cg := newMemoryCgroup(t, cmd.Process.Pid)
+	if cg == "" {
+		t.Logf("no cgroup v2 memory controller to use (needs root and cgroup2 with memory); measuring peak RSS only")
+	}
+	guard := guardRSS(cmd.Process, exited)
+
+	metricsURL := "http://" + addr + "/metrics"
+	if err := waitReady(t.Context(), "http://"+addr+"/-/ready", exited); err != nil {
+		t.Fatalf("exporter not ready: %v", err)
+	}
+	start := time.Now()
+	// One scrape that waits for every read: its deadline is longer than
+	// any read can take (--upstash.timeout, 10s, and the 2-minute refresh).
+	code, body, err := scrapeMemory(t.Context(), metricsURL)
+	elapsed := time.Since(start)
+	hwm, hwmErr := procStatusKiB(cmd.Process.Pid, "VmHWM")
+	guardHWM, killed := guard()
+	if killed {
+		<-exited
+	}
+	alive := true
+	select {
+	case <-exited:
+		alive = false
+	default:
+	}
+	if hwmErr != nil {
+		hwm = guardHWM
+	}
+	t.Logf("scrape: %s in %s; exporter peak RSS (VmHWM) %s; alive %v", statusText(code, err), elapsed.Round(100*time.Millisecond), mib(hwm<<10), alive)
+	if cg != "" {
+		oom := cgroupOOMKills(t, cg)
+		t.Logf("cgroup %s: memory.max %s, oom_kill %d", cg, mib(memoryLimit), oom)
+		if oom != 0 {
+			t.Errorf("the exporter was OOM-killed %d times in a %s cgroup", oom, mib(memoryLimit))
+		}
+	}
+	if killed {
+		t.Fatalf("the exporter's RSS passed %s: killed by the test", mib(memoryGuard))
+	}
+	if !alive {
+		t.Fatalf("the exporter died: %v", cmd.ProcessState)
+	}
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("/metrics: %s", statusText(code, err))
+	}
+	if hwm<<10 >= memoryBudget {
+		t.Errorf("peak RSS (VmHWM) %s, want under %s", mib(hwm<<10), mib(memoryBudget))
+	}
+
+	s := series(body)
+	if got := s[`upstash_redis_backups{database_id="`+large+`"}`]; got != strconv.Itoa(largeListSize) {
+		t.Errorf("upstash_redis_backups of the %d-backup database = %q, want %d", largeListSize, got, largeListSize)
+	}
+	if got := s[`upstash_backup_exporter_collect_success{database_id="`+large+`"}`]; got != "1" {
+		t.Errorf("collect_success of the %d-backup database = %q, want 1", largeListSize, got)
+	}
+	failed := 0
+	for _, id := range streamed {
+		switch got := s[`upstash_backup_exporter_collect_success{database_id="`+id+`"}`]; got {
+		case "0":
+			failed++
+		default:
+			t.Errorf("collect_success of %s (a %d MiB answer) = %q, want 0", id, streamMiB, got)
+		}
+	}
+	if streams > 0 {
+		t.Logf("%d of %d streamed databases failed as over the limit", failed, streams)
+	}
+	if t.Failed() {
+		t.Logf("fake API calls: %s", fakeRequests(t, api))
+	}
+}
+
+// logSummary is the exporter's log without the lines about the streamed
+// databases, which say the same 64 times; their count is given instead.
+func logSummary(log string, streamed []string) string {
+	var kept []string
+	dropped := 0
+	for line := range strings.SplitSeq(strings.TrimRight(log, "\n"), "\n") {
+		if slices.ContainsFunc(streamed, func(id string) bool { return strings.Contains(line, id) }) {
+			dropped++
+			continue
+		}
+		kept = append(kept, line)
+	}
+	return strings.Join(kept, "\n") + fmt.Sprintf("\n(%d lines about the streamed databases left out)", dropped)
+}
+
+// startFakeAPI runs scripts/fakeapi on a loopback port and returns its URL.
+func startFakeAPI(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--listen=127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errOut := &syncBuffer{}
+	cmd.Stderr = errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("fakeapi did not start: %v\n%s", err, errOut)
+	}
+	return strings.TrimSpace(line)
+}
+
+func fakeControlMain(t *testing.T, api, what string, q url.Values) {
+	t.Helper()
+	resp, err := http.Post(api+"/-/fake/"+what+"?"+q.Encode(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /-/fake/%s?%s: %s", what, q.Encode(), resp.Status)
+	}
+}
+
+func fakeRequests(t *testing.T, api string) string {
+	_, body := httpDo(t, http.MethodGet, api+"/-/fake/requests", nil)
+	return strings.TrimSpace(body)
+}
+
+func waitReady(ctx context.Context, u string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if resp, err := http.Get(u); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return errors.New("exited")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("not ready after 20s")
+		}
+	}
+}
+
+func scrapeMemory(ctx context.Context, u string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, memoryScrapeIn+10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.Itoa(int(memoryScrapeIn/time.Second)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, err = bufio.NewReader(resp.Body).WriteTo(&b)
+	return resp.StatusCode, b.String(), err
+}
+
+func statusText(code int, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return strconv.Itoa(code)
+}
+
+// guardRSS kills p if its RSS passes memoryGuard. The returned function
+// stops the guard and reports the highest VmHWM it read and whether it
+// killed.
+func guardRSS(p *os.Process, exited <-chan struct{}) func() (hwmKiB uint64, killed bool) {
+	var (
+		mu   sync.Mutex
+		hwm  uint64
+		kill bool
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-exited:
+				return
+			case <-tick.C:
+			}
+			v, err := procStatusKiB(p.Pid, "VmHWM")
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			hwm = max(hwm, v)
+			if v<<10 > memoryGuard && !kill {
+				kill = true
+				_ = p.Kill()
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() (uint64, bool) {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return hwm, kill
+	}
+}
+
+// procStatusKiB reads a "Name:  N kB" line of /proc/<pid>/status.
+func procStatusKiB(pid int, name string) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
+}
+
+// newMemoryCgroup moves pid into a new cgroup v2 with memory.max 128 MiB
+// and no swap, removed when the test ends, and returns its path; "" when
+// the machine does not allow it (not root, cgroup v1, memory controller
+// not enabled for the root's children). The move happens after the start, before any API call.
+func newMemoryCgroup(t *testing.T, pid int) string {
+	const root = "/sys/fs/cgroup"
+	controllers, err := os.ReadFile(root + "/cgroup.controllers")
+	if err != nil || os.Geteuid() != 0 || !strings.Contains(" "+string(controllers)+" ", " memory ") {
+		return ""
+	}
+	// Children get the memory controller only if the root hands it down;
+	// the test does not change that for the whole machine.
+	if sub, err := os.ReadFile(root + "/cgroup.subtree_control"); err != nil || !strings.Contains(string(sub), "memory") {
+		return ""
+	}
+	dir := filepath.Join(root, fmt.Sprintf("upstash-exporter-memory-test-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Logf("cgroup: %v", err)
+		return ""
+	}
+	t.Cleanup(func() {
+		// Empty once the exporter has exited; retried briefly.
+		for range 50 {
+			if os.Remove(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("cgroup %s not removed", dir)
+	})
+	for file, value := range map[string]string{
+		"memory.max":      strconv.Itoa(memoryLimit),
+		"memory.swap.max": "0",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644); err != nil && file == "memory.max" {
+			t.Fatalf("cgroup: %v", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		t.Fatalf("cgroup: moving the exporter: %v", err)
+	}
+	return dir
+}
+
+func cgroupOOMKills(t *testing.T, dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "memory.events"))
+	if err != nil {
+		t.Errorf("cgroup: %v", err)
+		return -1
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
+}
