@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -58,6 +57,8 @@ type options struct {
 	// maxResponseBytes is not a flag: tests lower the client's body limit
 	// to exercise it without sending 64 MiB. 0 keeps the client's default.
 	maxResponseBytes int64
+	// timeouts are not flags either: tests shorten them.
+	timeouts serverTimeouts
 }
 
 func main() {
@@ -138,10 +139,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	logger.Info("Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	logger.Info("Configuration loaded", "source", e.config().Source, "accounts", len(e.config().Accounts))
 
-	server := &http.Server{
-		Handler:           e.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	server := e.newServer()
 	reloads := make(chan chan error)
 	e.reloadRequests = reloads
 	var wg sync.WaitGroup
@@ -351,111 +349,5 @@ func (e *exporter) reloadLoop(ctx context.Context, requests <-chan chan error) {
 		if reply != nil {
 			reply <- err
 		}
-	}
-}
-
-func (e *exporter) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(e.opts.telemetryPath, promhttp.InstrumentMetricHandler(e.static, http.HandlerFunc(e.serveMetrics)))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "Healthy.\n")
-	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if e.config() == nil {
-			http.Error(w, "No configuration loaded.", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "Ready.\n")
-	})
-	mux.HandleFunc("/-/reload", e.serveReload)
-	if e.opts.telemetryPath != "/" {
-		desc := "Tells whether Upstash Redis backups are really happening."
-		if e.opts.demo {
-			desc += " DEMO MODE: the data is simulated, none of it comes from Upstash."
-		}
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Upstash backup exporter",
-			Description: desc,
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: e.opts.telemetryPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err != nil {
-			e.logger.Error("Could not build the landing page", "err", err)
-		} else {
-			mux.Handle("/", landing)
-		}
-	}
-	return mux
-}
-
-// serveMetrics collects with a deadline taken from Prometheus' scrape
-// timeout, so that /metrics answers in time whatever the API does.
-func (e *exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), e.collectionTimeout(r))
-	defer cancel()
-	refreshed := e.collector.Refresh(ctx)
-
-	// Building the answer is where a scrape's memory goes (about 1 KiB a
-	// series), so only a few scrapes build at once. They wait after
-	// Refresh, so scrapes that arrive together still share one refresh.
-	select {
-	case e.renders <- struct{}{}:
-		defer func() { <-e.renders }()
-	case <-r.Context().Done():
-		return // Prometheus gave up on this scrape.
-	}
-	perScrape := prometheus.NewRegistry()
-	perScrape.MustRegister(refreshed)
-	promhttp.HandlerFor(prometheus.Gatherers{perScrape, e.static}, e.handlerOpts).ServeHTTP(w, r)
-}
-
-// maxConcurrentRenders bounds the scrapes that build their answer at once.
-const maxConcurrentRenders = 4
-
-// defaultScrapeTimeout is assumed when the scrape does not say its own
-// (curl, a browser): Prometheus' default scrape_timeout.
-const defaultScrapeTimeout = 10 * time.Second
-
-// minCollectionTimeout keeps a tiny or mistaken header from starving the
-// collection altogether.
-const minCollectionTimeout = 100 * time.Millisecond
-
-func (e *exporter) collectionTimeout(r *http.Request) time.Duration {
-	timeout := defaultScrapeTimeout
-	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && secs < 1e6 {
-			timeout = time.Duration(secs * float64(time.Second))
-		}
-	}
-	timeout -= e.opts.timeoutOffset
-	return max(timeout, minCollectionTimeout)
-}
-
-// serveReload asks the reload goroutine for a reload and reports its
-// result.
-func (e *exporter) serveReload(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
-		return
-	}
-	reply := make(chan error, 1)
-	select {
-	case e.reloadRequests <- reply:
-	case <-r.Context().Done():
-		return
-	}
-	select {
-	case err := <-reply:
-		if err != nil {
-			http.Error(w, "Failed to reload the configuration: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		_, _ = io.WriteString(w, "Configuration reloaded.\n")
-	case <-r.Context().Done():
 	}
 }
