@@ -100,6 +100,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if exited {
 		return exitCode
 	}
+	if err := checkTelemetryPath(o.telemetryPath); err != nil {
+		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
+		return 2
+	}
 	if o.concurrency < 1 {
 		fmt.Fprintf(stderr, "%s: error: --upstash.concurrency must be at least 1\n", exporterName)
 		return 2

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,9 +70,25 @@ func (e *exporter) newServer() *http.Server {
 	}
 }
 
+// otherRoutes are the paths served besides --web.telemetry-path.
+var otherRoutes = []string{"/", "/-/healthy", "/-/ready", "/-/reload"}
+
+// checkTelemetryPath tells what is wrong with --web.telemetry-path, in
+// one line.
+func checkTelemetryPath(p string) error {
+	switch {
+	case p == "":
+		return errors.New("--web.telemetry-path must not be empty")
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Errorf("--web.telemetry-path must start with \"/\", got %q", p)
+	case slices.Contains(otherRoutes, p):
+		return fmt.Errorf("--web.telemetry-path %q is the path of another route (%s)", p, strings.Join(otherRoutes, ", "))
+	}
+	return nil
+}
+
 func (e *exporter) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(e.opts.telemetryPath, promhttp.InstrumentMetricHandler(e.static, http.HandlerFunc(e.serveMetrics)))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "Healthy.\n")
 	})
@@ -80,28 +100,36 @@ func (e *exporter) routes() http.Handler {
 		_, _ = io.WriteString(w, "Ready.\n")
 	})
 	mux.HandleFunc("/-/reload", e.serveReload)
-	if e.opts.telemetryPath != "/" {
-		desc := "Tells whether Upstash Redis backups are really happening."
-		if e.opts.demo {
-			desc += " DEMO MODE: the data is simulated, none of it comes from Upstash."
-		}
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Upstash backup exporter",
-			Description: desc,
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: e.opts.telemetryPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err != nil {
-			e.logger.Error("Could not build the landing page", "err", err)
-		} else {
-			mux.Handle("/", landing)
-		}
+	desc := "Tells whether Upstash Redis backups are really happening."
+	if e.opts.demo {
+		desc += " DEMO MODE: the data is simulated, none of it comes from Upstash."
 	}
-	return mux
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Upstash backup exporter",
+		Description: desc,
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: e.opts.telemetryPath, Text: "Metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		e.logger.Error("Could not build the landing page", "err", err)
+	} else {
+		mux.Handle("/", landing)
+	}
+	// The telemetry path is matched exactly, not as a ServeMux pattern, so
+	// that no value of the flag has a pattern's meaning (a wildcard, a
+	// method, a subtree).
+	metrics := promhttp.InstrumentMetricHandler(e.static, http.HandlerFunc(e.serveMetrics))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == e.opts.telemetryPath {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // serveMetrics collects with a deadline taken from Prometheus' scrape

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -440,4 +442,42 @@ func fullScrape(ctx context.Context, t *testing.T, client *http.Client, url stri
 		t.Fatalf("the answer shows %d of %d databases read:\n%.2000s", read, slowClientDatabases, body)
 	}
 	return string(body)
+}
+
+// TestTelemetryPath: a --web.telemetry-path that is empty, relative or
+// another route's path ends run with exit code 2 and one line of error;
+// any other path serves the metrics at exactly that path, whatever it would
+// mean as a ServeMux pattern.
+func TestTelemetryPath(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ path, want string }{
+		{"", "must not be empty"},
+		{"metrics", `must start with "/", got "metrics"`},
+		{"metrics/", `must start with "/"`},
+		{"/", `"/" is the path of another route`},
+		{"/-/healthy", `"/-/healthy" is the path of another route`},
+		{"/-/ready", `"/-/ready" is the path of another route`},
+		{"/-/reload", `"/-/reload" is the path of another route`},
+		{"\n/x", `must start with "/", got "\n/x"`},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"--demo", "--web.listen-address=127.0.0.1:0", "--web.telemetry-path=" + c.path}, &stdout, &stderr, func(string) string { return "" })
+		out := stderr.String()
+		if code != 2 || !strings.Contains(out, c.want) || strings.Count(out, "\n") != 1 || strings.Contains(out, "panic") || stdout.Len() != 0 {
+			t.Errorf("--web.telemetry-path=%q: exit %d, stdout %q, stderr %q; want exit 2 and one line with %q", c.path, code, &stdout, out, c.want)
+		}
+	}
+
+	fake := upstashtest.NewServer()
+	t.Cleanup(fake.Close)
+	config := accountConfig(t, "main", upstashtest.DefaultEmail, upstashtest.DefaultAPIKey, fake)
+	for _, path := range []string{"/{x}", "/a b", "/metrics/", "/-/healthy/", "/%zz"} {
+		te := startInProcess(t, config, func(o *options) { o.telemetryPath = path })
+		if code, body := te.do(t, http.MethodGet, (&neturl.URL{Path: path}).EscapedPath()); code != http.StatusOK || !strings.Contains(body, `upstash_up{account="main"} 1`) {
+			t.Errorf("--web.telemetry-path=%q: GET answered %d:\n%.300s", path, code, body)
+		}
+		if code, body := te.do(t, http.MethodGet, "/-/healthy"); code != http.StatusOK {
+			t.Errorf("--web.telemetry-path=%q: /-/healthy answered %d %s", path, code, body)
+		}
+	}
 }
