@@ -19,6 +19,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
@@ -123,6 +124,7 @@ func exporterOptions(configFile string) options {
 		configFile:    configFile,
 		telemetryPath: "/metrics",
 		apiTimeout:    10 * time.Second,
+		maxRetryAfter: upstash.DefaultMaxRetryAfter,
 		concurrency:   8,
 		timeoutOffset: 500 * time.Millisecond,
 		logLevel:      "debug",

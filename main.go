@@ -47,6 +47,7 @@ type options struct {
 	telemetryPath string
 	apiTimeout    time.Duration
 	maxRPS        float64
+	maxRetryAfter time.Duration
 	concurrency   int
 	cacheTTL      time.Duration
 	timeoutOffset time.Duration
@@ -80,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.telemetryPath)
 	app.Flag("upstash.timeout", "Time limit for one Upstash API call.").Default("10s").DurationVar(&o.apiTimeout)
 	app.Flag("upstash.max-requests-per-second", "Client-side limit of API calls per second, per account; 0 is unlimited.").Default("0").Float64Var(&o.maxRPS)
+	app.Flag("upstash.max-retry-after", "Longest hold of a Retry-After: after a 429, the calls of that endpoint of the account (list-databases or list-backup) wait at most this long, whatever the API asks, and the next success ends the hold. upstash_backup_exporter_api_held_until_timestamp_seconds shows a hold in force. Must be positive.").Default(upstash.DefaultMaxRetryAfter.String()).DurationVar(&o.maxRetryAfter)
 	app.Flag("upstash.concurrency", "list-backup calls in flight at once, per account.").Default("8").IntVar(&o.concurrency)
 	app.Flag("upstash.cache-ttl", "Reuse a database's last answer for this long; 0 fetches on every scrape.").Default("0s").DurationVar(&o.cacheTTL)
 	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to get the collection deadline.").Default("0.5s").DurationVar(&o.timeoutOffset)
@@ -108,8 +110,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "%s: error: --upstash.concurrency must be at least 1\n", exporterName)
 		return 2
 	}
-	if o.apiTimeout <= 0 || o.cacheTTL < 0 || o.timeoutOffset < 0 || o.maxRPS < 0 {
-		fmt.Fprintf(stderr, "%s: error: --upstash.timeout must be positive; --upstash.cache-ttl, --upstash.max-requests-per-second and --scrape.timeout-offset not negative\n", exporterName)
+	if o.apiTimeout <= 0 || o.maxRetryAfter <= 0 || o.cacheTTL < 0 || o.timeoutOffset < 0 || o.maxRPS < 0 {
+		fmt.Fprintf(stderr, "%s: error: --upstash.timeout and --upstash.max-retry-after must be positive; --upstash.cache-ttl, --upstash.max-requests-per-second and --scrape.timeout-offset not negative\n", exporterName)
 		return 2
 	}
 
@@ -327,6 +329,8 @@ func (e *exporter) newClient(a collector.Account) (collector.API, error) {
 		Concurrency:          e.opts.concurrency,
 		UserAgent:            exporterName + "/" + version.Version,
 		Observe:              e.api.Observer(a.Name),
+		MaxRetryAfter:        e.opts.maxRetryAfter,
+		ObserveHold:          e.api.HoldObserver(a.Name),
 	})
 }
 
