@@ -444,30 +444,37 @@ func fullScrape(ctx context.Context, t *testing.T, client *http.Client, url stri
 	return string(body)
 }
 
-// TestTelemetryPath: a --web.telemetry-path that is empty, relative or
-// another route's path ends run with exit code 2 and one line of error;
-// any other path serves the metrics at exactly that path, whatever it would
-// mean as a ServeMux pattern.
-func TestTelemetryPath(t *testing.T) {
+// TestBadFlags: a --web.telemetry-path that is empty, relative or another
+// route's path, and a --upstash.max-retry-after that is not positive, end
+// run with exit code 2 and one line of error, never a panic.
+func TestBadFlags(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct{ path, want string }{
-		{"", "must not be empty"},
-		{"metrics", `must start with "/", got "metrics"`},
-		{"metrics/", `must start with "/"`},
-		{"/", `"/" is the path of another route`},
-		{"/-/healthy", `"/-/healthy" is the path of another route`},
-		{"/-/ready", `"/-/ready" is the path of another route`},
-		{"/-/reload", `"/-/reload" is the path of another route`},
-		{"\n/x", `must start with "/", got "\n/x"`},
+	for _, c := range []struct{ flag, want string }{
+		{"--web.telemetry-path=", "must not be empty"},
+		{"--web.telemetry-path=metrics", `must start with "/", got "metrics"`},
+		{"--web.telemetry-path=metrics/", `must start with "/"`},
+		{"--web.telemetry-path=/", `"/" is the path of another route`},
+		{"--web.telemetry-path=/-/healthy", `"/-/healthy" is the path of another route`},
+		{"--web.telemetry-path=/-/ready", `"/-/ready" is the path of another route`},
+		{"--web.telemetry-path=/-/reload", `"/-/reload" is the path of another route`},
+		{"--web.telemetry-path=\n/x", `must start with "/", got "\n/x"`},
+		{"--upstash.max-retry-after=0s", "--upstash.max-retry-after must be positive"},
+		{"--upstash.max-retry-after=-1m", "--upstash.max-retry-after must be positive"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"--demo", "--web.listen-address=127.0.0.1:0", "--web.telemetry-path=" + c.path}, &stdout, &stderr, func(string) string { return "" })
+		code := run([]string{"--demo", "--web.listen-address=127.0.0.1:0", c.flag}, &stdout, &stderr, func(string) string { return "" })
 		out := stderr.String()
 		if code != 2 || !strings.Contains(out, c.want) || strings.Count(out, "\n") != 1 || strings.Contains(out, "panic") || stdout.Len() != 0 {
-			t.Errorf("--web.telemetry-path=%q: exit %d, stdout %q, stderr %q; want exit 2 and one line with %q", c.path, code, &stdout, out, c.want)
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and one line with %q", c.flag, code, &stdout, out, c.want)
 		}
 	}
+}
 
+// TestTelemetryPath: any accepted --web.telemetry-path serves the metrics at
+// exactly that path, whatever it would mean as a ServeMux pattern, and the
+// other routes stay.
+func TestTelemetryPath(t *testing.T) {
+	t.Parallel()
 	fake := upstashtest.NewServer()
 	t.Cleanup(fake.Close)
 	config := accountConfig(t, "main", upstashtest.DefaultEmail, upstashtest.DefaultAPIKey, fake)
