@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
@@ -120,10 +121,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if o.configCheck {
 		cfg, err := loadConfig(o, getenv, nil)
 		if err != nil {
-			fmt.Fprintf(stderr, "configuration is invalid: %v\n", err)
+			fmt.Fprintf(stderr, "configuration is invalid: %v\n", redactError(keysNamedBy(o, getenv), err))
 			return 1
 		}
-		fmt.Fprint(stdout, cfg.Describe())
+		fmt.Fprint(stdout, configRedactor(cfg).String(cfg.Describe()))
 		return 0
 	}
 
@@ -139,9 +140,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 
 	e, err := newExporter(o, logger, getenv, demo)
 	if err != nil {
+		// err is redacted with the keys the configuration names.
 		logger.Error("Could not load the configuration", "err", err)
 		return 1
 	}
+	logger = e.logger
 	logger.Info("Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	logger.Info("Configuration loaded", "source", e.config().Source, "accounts", len(e.config().Accounts))
 
@@ -228,7 +231,8 @@ func loadConfig(o options, getenv func(string) string, demo *upstashtest.Server)
 // exporter holds what outlives one configuration: the registries, the
 // current collector and the reload state.
 type exporter struct {
-	opts   options
+	opts options
+	// logger removes the keys of secrets from every record.
 	logger *slog.Logger
 	getenv func(string) string
 	demo   *upstashtest.Server
@@ -239,6 +243,11 @@ type exporter struct {
 	collector *collector.Collector
 	// cfg is the configuration in force; nil until the first load.
 	cfg atomic.Pointer[collector.Config]
+	// secrets redacts every key the exporter knows: see secrets.go.
+	// loadedSecrets are the keys of the configuration in force and of the
+	// one before it; secrets adds to them the keys a failed load named.
+	secrets       atomic.Pointer[redact.Redactor]
+	loadedSecrets atomic.Pointer[redact.Redactor]
 
 	reloadOK          prometheus.Gauge
 	reloadSuccessTime prometheus.Gauge
@@ -250,15 +259,10 @@ type exporter struct {
 func newExporter(o options, logger *slog.Logger, getenv func(string) string, demo *upstashtest.Server) (*exporter, error) {
 	e := &exporter{
 		opts:    o,
-		logger:  logger,
 		getenv:  getenv,
 		demo:    demo,
 		static:  prometheus.NewRegistry(),
 		renders: make(chan struct{}, maxConcurrentRenders),
-		handlerOpts: promhttp.HandlerOpts{
-			ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
-			ErrorHandling: promhttp.ContinueOnError,
-		},
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "upstash_backup_exporter_config_last_reload_successful",
 			Help: "Whether the last configuration load succeeded (1) or failed (0).",
@@ -267,6 +271,11 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string, dem
 			Name: "upstash_backup_exporter_config_last_reload_success_timestamp_seconds",
 			Help: "Time of the last successful configuration load, in Unix seconds.",
 		}),
+	}
+	e.logger = slog.New(redact.Handler(logger.Handler(), e.secrets.Load))
+	e.handlerOpts = promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
 	}
 	e.static.MustRegister(
 		versioncollector.NewCollector(exporterName),
@@ -279,16 +288,15 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string, dem
 	e.static.MustRegister(e.api)
 
 	cfg, err := loadConfig(o, getenv, demo)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		e.collector, err = collector.New(cfg, e.newClient, collector.Options{
+			Concurrency: o.concurrency,
+			CacheTTL:    o.cacheTTL,
+			Logger:      e.logger,
+		})
 	}
-	e.collector, err = collector.New(cfg, e.newClient, collector.Options{
-		Concurrency: o.concurrency,
-		CacheTTL:    o.cacheTTL,
-		Logger:      logger,
-	})
 	if err != nil {
-		return nil, err
+		return nil, e.failedLoad(cfg, err)
 	}
 	e.loaded(cfg)
 	return e, nil
@@ -297,9 +305,22 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string, dem
 func (e *exporter) config() *collector.Config { return e.cfg.Load() }
 
 func (e *exporter) loaded(cfg *collector.Config) {
+	keys := redact.Join(configRedactor(cfg), configRedactor(e.cfg.Load()))
+	e.loadedSecrets.Store(keys)
+	e.secrets.Store(keys)
 	e.cfg.Store(cfg)
 	e.reloadOK.Set(1)
 	e.reloadSuccessTime.SetToCurrentTime()
+}
+
+// failedLoad adds the keys the failed configuration names (cfg's when it
+// was read, else those found in what the flags name) to the redacted ones,
+// and returns err without them.
+func (e *exporter) failedLoad(cfg *collector.Config, err error) error {
+	named := redact.Join(configRedactor(cfg), keysNamedBy(e.opts, e.getenv))
+	keys := redact.Join(e.loadedSecrets.Load(), named)
+	e.secrets.Store(keys)
+	return redactError(keys, err)
 }
 
 // reload loads the configuration again and retargets the collector. On
@@ -311,7 +332,7 @@ func (e *exporter) reload() error {
 	}
 	if err != nil {
 		e.reloadOK.Set(0)
-		return err
+		return e.failedLoad(cfg, err)
 	}
 	e.loaded(cfg)
 	return nil

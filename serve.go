@@ -248,7 +248,8 @@ func (e *exporter) serveReload(w http.ResponseWriter, r *http.Request) {
 	select {
 	case err := <-reply:
 		if err != nil {
-			http.Error(w, "Failed to reload the configuration: "+err.Error(), http.StatusInternalServerError)
+			// reload redacted err already; this is the last text out.
+			http.Error(w, "Failed to reload the configuration: "+e.secrets.Load().String(err.Error()), http.StatusInternalServerError)
 			return
 		}
 		_, _ = io.WriteString(w, "Configuration reloaded.\n")
