@@ -17,6 +17,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -128,6 +131,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return 0
 	}
 
+	if limit, ok := memoryLimit(getenv, cgroupMemoryMax); ok {
+		debug.SetMemoryLimit(limit)
+		logger.Info("Go memory limit set to 90% of the cgroup's memory.max", "limit_bytes", limit, "file", cgroupMemoryMax)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -176,6 +184,30 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	wg.Wait()
 	e.collector.Close()
 	return code
+}
+
+// cgroupMemoryMax is the memory limit of the process's cgroup (v2), as a
+// container sees it.
+const cgroupMemoryMax = "/sys/fs/cgroup/memory.max"
+
+// memoryLimit is the Go memory limit to set when GOMEMLIMIT is unset and
+// the cgroup file at path holds a number rather than "max": 90% of it. The
+// runtime then collects harder as the heap nears the cgroup's limit instead
+// of being OOM-killed; the other 10% is for what the Go limit does not
+// count, such as the kernel's buffers charged to the cgroup.
+func memoryLimit(getenv func(string) string, path string) (int64, bool) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	b, err := readSmallFile(path, 64)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n / 10 * 9, true
 }
 
 // newLogger builds the slog logger of --log.level and --log.format: tint
