@@ -346,8 +346,8 @@ func (e *exporter) loaded(cfg *collector.Config) {
 }
 
 // failedLoad adds the keys the failed configuration names (cfg's when it
-// was read, else those found in what the flags name) to the redacted ones,
-// and returns err without them.
+// was read, and those found in the file and environment the flags name) to
+// the redacted ones, and returns err without them.
 func (e *exporter) failedLoad(cfg *collector.Config, err error) error {
 	named := redact.Join(configRedactor(cfg), keysNamedBy(e.opts, e.getenv))
 	keys := redact.Join(e.loadedSecrets.Load(), named)
