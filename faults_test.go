@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -296,7 +298,11 @@ func runFaultCase(t *testing.T, tc faultCase) {
 	failed := tc.failClass != ""
 	var logged string
 	if failed {
-		checkKeptLastGoodValues(t, healthy, got)
+		// A read still in flight when its scrape ends (a hang) is checked
+		// once it has failed, below.
+		if tc.failClass != upstash.ClassTimeout {
+			checkKeptLastGoodValues(t, healthy, got)
+		}
 		// The call may outlive the scrape (a hang): wait for its end.
 		logged = te.logs.waitFor(t, mark, "the target's failure", func(s string) bool {
 			return strings.Contains(s, `"database_id":"db-target"`)
@@ -329,6 +335,14 @@ func runFaultCase(t *testing.T, tc faultCase) {
 	}
 	if d := delta(countsBefore, te.apiRequests(t)); fmt.Sprint(d) != fmt.Sprint(codes) {
 		t.Errorf("api_requests_total grew by %v, want %v", d, codes)
+	}
+
+	if tc.failClass == upstash.ClassTimeout {
+		// The read that timed out has finished: the next scrape reports it.
+		// Its own read of the target hangs too, so it gets the time to end.
+		after := te.scrapeWithin(t, 10*time.Second)
+		checkKeptLastGoodValues(t, healthy, series(after))
+		gotBody += after
 	}
 
 	assertNoSecret(t, te.logs.String()+healthyBody+gotBody, matrixEmail, matrixKey)
@@ -400,7 +414,7 @@ func checkProblemsLogged(t *testing.T, records []logRecord, skipped, altered int
 		t.Fatalf("%d decode warnings, want one: %v", len(warnings), warnings)
 	}
 	r := warnings[0]
-	if r["skipped"] != float64(skipped) || r["altered"] != float64(altered) || r.str("database_id") != target || r.str("first_reason") == "" {
+	if r["skipped"] != float64(skipped) || r["altered"] != float64(altered) || r.str("database_id") != target || r.str("first_reason")+r.str("first_detail") == "" {
 		t.Errorf("warning %v, want skipped=%d altered=%d for the target with a reason", r, skipped, altered)
 	}
 }
@@ -409,14 +423,78 @@ func checkProblemsLogged(t *testing.T, records []logRecord, skipped, altered int
 // it, or the key's own base64.
 func assertNoSecret(t *testing.T, text, email, key string) {
 	t.Helper()
-	for what, s := range map[string]string{
-		"API key":             key,
-		"base64 of email:key": base64.StdEncoding.EncodeToString([]byte(email + ":" + key)),
-		"base64 of the key":   base64.StdEncoding.EncodeToString([]byte(key)),
-		"URL-safe base64":     base64.URLEncoding.EncodeToString([]byte(email + ":" + key)),
-	} {
+	for what, s := range secretForms(email, key) {
 		if strings.Contains(text, s) {
 			t.Errorf("the %s appears in output:\n%s", what, text)
 		}
 	}
+}
+
+// TestRetryAfterHoldIsCapped: a Retry-After of a day, in seconds on
+// list-databases and as an HTTP date on list-backup, holds each endpoint
+// back for at most --upstash.max-retry-after, and the hold shows in
+// upstash_backup_exporter_api_held_until_timestamp_seconds.
+func TestRetryAfterHoldIsCapped(t *testing.T) {
+	t.Parallel()
+	const maxHold = 90 * time.Second
+	seconds := upstashtest.NewServer()
+	t.Cleanup(seconds.Close)
+	seconds.AddDatabase(upstashtest.Database{ID: "db-s", Name: "s"})
+	seconds.SetListDatabasesFault(upstashtest.Fault{Status: 429, RetryAfter: "86400"})
+	date := upstashtest.NewServer()
+	t.Cleanup(date.Close)
+	date.AddDatabase(upstashtest.Database{ID: "db-d", Name: "d"})
+	date.SetFault("db-d", upstashtest.Fault{Status: 429, RetryAfter: time.Now().Add(48 * time.Hour).UTC().Format(http.TimeFormat)})
+
+	config := accountConfig(t, "seconds", upstashtest.DefaultEmail, upstashtest.DefaultAPIKey, seconds) +
+		strings.TrimPrefix(accountConfig(t, "date", upstashtest.DefaultEmail, upstashtest.DefaultAPIKey, date), "accounts:\n") +
+		"    databases:\n      - id: db-d\n"
+	te := startInProcess(t, config, func(o *options) { o.maxRetryAfter = maxHold })
+	start := time.Now()
+	te.scrapeWithin(t, 3*time.Second)
+
+	// The 429s are answered at once; the client records the hold after
+	// them, which this waits for, bounded.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	want := []string{"seconds " + upstash.EndpointListDatabases, "date " + upstash.EndpointListBackup}
+	for {
+		held := te.heldUntil(t)
+		if len(held) == len(want) {
+			for _, k := range want {
+				until, ok := held[k]
+				if !ok || until.Before(start) || until.After(time.Now().Add(maxHold)) {
+					t.Errorf("hold of %s until %s (found %t), want within %s of %s", k, until, ok, maxHold, start)
+				}
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("holds shown: %v, want %v", held, want)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// heldUntil reads the holds in force from the static registry, keyed by
+// "account endpoint".
+func (te *testExporter) heldUntil(t *testing.T) map[string]time.Time {
+	t.Helper()
+	mfs, err := te.static.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]time.Time{}
+	for _, mf := range mfs {
+		if mf.GetName() != "upstash_backup_exporter_api_held_until_timestamp_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if v := m.GetGauge().GetValue(); v > 0 {
+				held[labelValue(m, "account")+" "+labelValue(m, "endpoint")] = time.Unix(0, int64(v*1e9))
+			}
+		}
+	}
+	return held
 }

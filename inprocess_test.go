@@ -19,6 +19,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
@@ -123,6 +124,7 @@ func exporterOptions(configFile string) options {
 		configFile:    configFile,
 		telemetryPath: "/metrics",
 		apiTimeout:    10 * time.Second,
+		maxRetryAfter: upstash.DefaultMaxRetryAfter,
 		concurrency:   8,
 		timeoutOffset: 500 * time.Millisecond,
 		logLevel:      "debug",
@@ -135,6 +137,24 @@ func exporterOptions(configFile string) options {
 // test ends: the collector first, so that calls it holds on the fake end.
 func startInProcess(t *testing.T, config string, tune func(*options)) *testExporter {
 	t.Helper()
+	e, logs, path := buildInProcess(t, config, tune)
+	srv := httptest.NewServer(e.routes())
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(func() {
+		// The collector first, so that calls it holds on the fake end and
+		// no scrape keeps srv.Close waiting. Close is idempotent.
+		e.collector.Close()
+		srv.Close()
+		client.CloseIdleConnections()
+	})
+	return &testExporter{exporter: e, url: srv.URL, logs: logs, cfg: path, client: client}
+}
+
+// buildInProcess is startInProcess without serving: it returns the exporter,
+// its log and the path of its configuration file. The collector is closed
+// when the test ends.
+func buildInProcess(t *testing.T, config string, tune func(*options)) (*exporter, *logBuffer, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yml")
 	writeFile(t, path, config)
 	o := exporterOptions(path)
@@ -146,14 +166,8 @@ func startInProcess(t *testing.T, config string, tune func(*options)) *testExpor
 	if err != nil {
 		t.Fatalf("newExporter: %v", err)
 	}
-	srv := httptest.NewServer(e.routes())
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(func() {
-		e.collector.Close()
-		srv.Close()
-		client.CloseIdleConnections()
-	})
-	return &testExporter{exporter: e, url: srv.URL, logs: logs, cfg: path, client: client}
+	t.Cleanup(e.collector.Close)
+	return e, logs, path
 }
 
 // startReloadLoop starts the goroutine run starts for SIGHUP and /-/reload,

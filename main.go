@@ -17,7 +17,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,6 +37,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
@@ -48,6 +51,7 @@ type options struct {
 	telemetryPath string
 	apiTimeout    time.Duration
 	maxRPS        float64
+	maxRetryAfter time.Duration
 	concurrency   int
 	cacheTTL      time.Duration
 	timeoutOffset time.Duration
@@ -58,6 +62,8 @@ type options struct {
 	// maxResponseBytes is not a flag: tests lower the client's body limit
 	// to exercise it without sending 64 MiB. 0 keeps the client's default.
 	maxResponseBytes int64
+	// timeouts are not flags either: tests shorten them.
+	timeouts serverTimeouts
 }
 
 func main() {
@@ -79,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.telemetryPath)
 	app.Flag("upstash.timeout", "Time limit for one Upstash API call.").Default("10s").DurationVar(&o.apiTimeout)
 	app.Flag("upstash.max-requests-per-second", "Client-side limit of API calls per second, per account; 0 is unlimited.").Default("0").Float64Var(&o.maxRPS)
+	app.Flag("upstash.max-retry-after", "Longest hold of a Retry-After: after a 429, the calls of that endpoint of the account (list-databases or list-backup) wait at most this long, whatever the API asks, and the next success ends the hold. upstash_backup_exporter_api_held_until_timestamp_seconds shows a hold in force. Must be positive.").Default(upstash.DefaultMaxRetryAfter.String()).DurationVar(&o.maxRetryAfter)
 	app.Flag("upstash.concurrency", "list-backup calls in flight at once, per account.").Default("8").IntVar(&o.concurrency)
 	app.Flag("upstash.cache-ttl", "Reuse a database's last answer for this long; 0 fetches on every scrape.").Default("0s").DurationVar(&o.cacheTTL)
 	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to get the collection deadline.").Default("0.5s").DurationVar(&o.timeoutOffset)
@@ -99,12 +106,16 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if exited {
 		return exitCode
 	}
+	if err := checkTelemetryPath(o.telemetryPath); err != nil {
+		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
+		return 2
+	}
 	if o.concurrency < 1 {
 		fmt.Fprintf(stderr, "%s: error: --upstash.concurrency must be at least 1\n", exporterName)
 		return 2
 	}
-	if o.apiTimeout <= 0 || o.cacheTTL < 0 || o.timeoutOffset < 0 || o.maxRPS < 0 {
-		fmt.Fprintf(stderr, "%s: error: --upstash.timeout must be positive; --upstash.cache-ttl, --upstash.max-requests-per-second and --scrape.timeout-offset not negative\n", exporterName)
+	if o.apiTimeout <= 0 || o.maxRetryAfter <= 0 || o.cacheTTL < 0 || o.timeoutOffset < 0 || o.maxRPS < 0 {
+		fmt.Fprintf(stderr, "%s: error: --upstash.timeout and --upstash.max-retry-after must be positive; --upstash.cache-ttl, --upstash.max-requests-per-second and --scrape.timeout-offset not negative\n", exporterName)
 		return 2
 	}
 
@@ -113,11 +124,16 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if o.configCheck {
 		cfg, err := loadConfig(o, getenv, nil)
 		if err != nil {
-			fmt.Fprintf(stderr, "configuration is invalid: %v\n", err)
+			fmt.Fprintf(stderr, "configuration is invalid: %v\n", redactError(keysNamedBy(o, getenv), err))
 			return 1
 		}
-		fmt.Fprint(stdout, cfg.Describe())
+		fmt.Fprint(stdout, configRedactor(cfg).String(cfg.Describe()))
 		return 0
+	}
+
+	if limit, ok := memoryLimit(getenv, cgroupMemoryMax); ok {
+		debug.SetMemoryLimit(limit)
+		logger.Info("Go memory limit set to 90% of the cgroup's memory.max", "limit_bytes", limit, "file", cgroupMemoryMax)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -132,16 +148,15 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 
 	e, err := newExporter(o, logger, getenv, demo)
 	if err != nil {
+		// err is redacted with the keys the configuration names.
 		logger.Error("Could not load the configuration", "err", err)
 		return 1
 	}
+	logger = e.logger
 	logger.Info("Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	logger.Info("Configuration loaded", "source", e.config().Source, "accounts", len(e.config().Accounts))
 
-	server := &http.Server{
-		Handler:           e.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	server := e.newServer()
 	reloads := make(chan chan error)
 	e.reloadRequests = reloads
 	var wg sync.WaitGroup
@@ -169,6 +184,30 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	wg.Wait()
 	e.collector.Close()
 	return code
+}
+
+// cgroupMemoryMax is the memory limit of the process's cgroup (v2), as a
+// container sees it.
+const cgroupMemoryMax = "/sys/fs/cgroup/memory.max"
+
+// memoryLimit is the Go memory limit to set when GOMEMLIMIT is unset and
+// the cgroup file at path holds a number rather than "max": 90% of it. The
+// runtime then collects harder as the heap nears the cgroup's limit instead
+// of being OOM-killed; the other 10% is for what the Go limit does not
+// count, such as the kernel's buffers charged to the cgroup.
+func memoryLimit(getenv func(string) string, path string) (int64, bool) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	b, err := readSmallFile(path, 64)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n / 10 * 9, true
 }
 
 // newLogger builds the slog logger of --log.level and --log.format: tint
@@ -224,7 +263,8 @@ func loadConfig(o options, getenv func(string) string, demo *upstashtest.Server)
 // exporter holds what outlives one configuration: the registries, the
 // current collector and the reload state.
 type exporter struct {
-	opts   options
+	opts options
+	// logger removes the keys of secrets from every record.
 	logger *slog.Logger
 	getenv func(string) string
 	demo   *upstashtest.Server
@@ -235,6 +275,11 @@ type exporter struct {
 	collector *collector.Collector
 	// cfg is the configuration in force; nil until the first load.
 	cfg atomic.Pointer[collector.Config]
+	// secrets redacts every key the exporter knows: see secrets.go.
+	// loadedSecrets are the keys of the configuration in force and of the
+	// one before it; secrets adds to them the keys a failed load named.
+	secrets       atomic.Pointer[redact.Redactor]
+	loadedSecrets atomic.Pointer[redact.Redactor]
 
 	reloadOK          prometheus.Gauge
 	reloadSuccessTime prometheus.Gauge
@@ -246,15 +291,10 @@ type exporter struct {
 func newExporter(o options, logger *slog.Logger, getenv func(string) string, demo *upstashtest.Server) (*exporter, error) {
 	e := &exporter{
 		opts:    o,
-		logger:  logger,
 		getenv:  getenv,
 		demo:    demo,
 		static:  prometheus.NewRegistry(),
 		renders: make(chan struct{}, maxConcurrentRenders),
-		handlerOpts: promhttp.HandlerOpts{
-			ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
-			ErrorHandling: promhttp.ContinueOnError,
-		},
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "upstash_backup_exporter_config_last_reload_successful",
 			Help: "Whether the last configuration load succeeded (1) or failed (0).",
@@ -263,6 +303,11 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string, dem
 			Name: "upstash_backup_exporter_config_last_reload_success_timestamp_seconds",
 			Help: "Time of the last successful configuration load, in Unix seconds.",
 		}),
+	}
+	e.logger = slog.New(redact.Handler(logger.Handler(), e.secrets.Load))
+	e.handlerOpts = promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
 	}
 	e.static.MustRegister(
 		versioncollector.NewCollector(exporterName),
@@ -275,16 +320,15 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string, dem
 	e.static.MustRegister(e.api)
 
 	cfg, err := loadConfig(o, getenv, demo)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		e.collector, err = collector.New(cfg, e.newClient, collector.Options{
+			Concurrency: o.concurrency,
+			CacheTTL:    o.cacheTTL,
+			Logger:      e.logger,
+		})
 	}
-	e.collector, err = collector.New(cfg, e.newClient, collector.Options{
-		Concurrency: o.concurrency,
-		CacheTTL:    o.cacheTTL,
-		Logger:      logger,
-	})
 	if err != nil {
-		return nil, err
+		return nil, e.failedLoad(cfg, err)
 	}
 	e.loaded(cfg)
 	return e, nil
@@ -293,9 +337,22 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string, dem
 func (e *exporter) config() *collector.Config { return e.cfg.Load() }
 
 func (e *exporter) loaded(cfg *collector.Config) {
+	keys := redact.Join(configRedactor(cfg), configRedactor(e.cfg.Load()))
+	e.loadedSecrets.Store(keys)
+	e.secrets.Store(keys)
 	e.cfg.Store(cfg)
 	e.reloadOK.Set(1)
 	e.reloadSuccessTime.SetToCurrentTime()
+}
+
+// failedLoad adds the keys the failed configuration names (cfg's when it
+// was read, and those found in the file and environment the flags name) to
+// the redacted ones, and returns err without them.
+func (e *exporter) failedLoad(cfg *collector.Config, err error) error {
+	named := redact.Join(configRedactor(cfg), keysNamedBy(e.opts, e.getenv))
+	keys := redact.Join(e.loadedSecrets.Load(), named)
+	e.secrets.Store(keys)
+	return redactError(keys, err)
 }
 
 // reload loads the configuration again and retargets the collector. On
@@ -307,7 +364,7 @@ func (e *exporter) reload() error {
 	}
 	if err != nil {
 		e.reloadOK.Set(0)
-		return err
+		return e.failedLoad(cfg, err)
 	}
 	e.loaded(cfg)
 	return nil
@@ -325,6 +382,8 @@ func (e *exporter) newClient(a collector.Account) (collector.API, error) {
 		Concurrency:          e.opts.concurrency,
 		UserAgent:            exporterName + "/" + version.Version,
 		Observe:              e.api.Observer(a.Name),
+		MaxRetryAfter:        e.opts.maxRetryAfter,
+		ObserveHold:          e.api.HoldObserver(a.Name),
 	})
 }
 
@@ -351,111 +410,5 @@ func (e *exporter) reloadLoop(ctx context.Context, requests <-chan chan error) {
 		if reply != nil {
 			reply <- err
 		}
-	}
-}
-
-func (e *exporter) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(e.opts.telemetryPath, promhttp.InstrumentMetricHandler(e.static, http.HandlerFunc(e.serveMetrics)))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "Healthy.\n")
-	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if e.config() == nil {
-			http.Error(w, "No configuration loaded.", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "Ready.\n")
-	})
-	mux.HandleFunc("/-/reload", e.serveReload)
-	if e.opts.telemetryPath != "/" {
-		desc := "Tells whether Upstash Redis backups are really happening."
-		if e.opts.demo {
-			desc += " DEMO MODE: the data is simulated, none of it comes from Upstash."
-		}
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Upstash backup exporter",
-			Description: desc,
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: e.opts.telemetryPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err != nil {
-			e.logger.Error("Could not build the landing page", "err", err)
-		} else {
-			mux.Handle("/", landing)
-		}
-	}
-	return mux
-}
-
-// serveMetrics collects with a deadline taken from Prometheus' scrape
-// timeout, so that /metrics answers in time whatever the API does.
-func (e *exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), e.collectionTimeout(r))
-	defer cancel()
-	refreshed := e.collector.Refresh(ctx)
-
-	// Building the answer is where a scrape's memory goes (about 1 KiB a
-	// series), so only a few scrapes build at once. They wait after
-	// Refresh, so scrapes that arrive together still share one refresh.
-	select {
-	case e.renders <- struct{}{}:
-		defer func() { <-e.renders }()
-	case <-r.Context().Done():
-		return // Prometheus gave up on this scrape.
-	}
-	perScrape := prometheus.NewRegistry()
-	perScrape.MustRegister(refreshed)
-	promhttp.HandlerFor(prometheus.Gatherers{perScrape, e.static}, e.handlerOpts).ServeHTTP(w, r)
-}
-
-// maxConcurrentRenders bounds the scrapes that build their answer at once.
-const maxConcurrentRenders = 4
-
-// defaultScrapeTimeout is assumed when the scrape does not say its own
-// (curl, a browser): Prometheus' default scrape_timeout.
-const defaultScrapeTimeout = 10 * time.Second
-
-// minCollectionTimeout keeps a tiny or mistaken header from starving the
-// collection altogether.
-const minCollectionTimeout = 100 * time.Millisecond
-
-func (e *exporter) collectionTimeout(r *http.Request) time.Duration {
-	timeout := defaultScrapeTimeout
-	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && secs < 1e6 {
-			timeout = time.Duration(secs * float64(time.Second))
-		}
-	}
-	timeout -= e.opts.timeoutOffset
-	return max(timeout, minCollectionTimeout)
-}
-
-// serveReload asks the reload goroutine for a reload and reports its
-// result.
-func (e *exporter) serveReload(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
-		return
-	}
-	reply := make(chan error, 1)
-	select {
-	case e.reloadRequests <- reply:
-	case <-r.Context().Done():
-		return
-	}
-	select {
-	case err := <-reply:
-		if err != nil {
-			http.Error(w, "Failed to reload the configuration: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		_, _ = io.WriteString(w, "Configuration reloaded.\n")
-	case <-r.Context().Done():
 	}
 }

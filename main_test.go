@@ -451,3 +451,33 @@ func TestReloadKeepsTheOldConfigurationOnError(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(content string) string {
+		path := filepath.Join(dir, fmt.Sprintf("memory.max-%d", len(content)))
+		writeFile(t, path, content)
+		return path
+	}
+	noEnv := func(string) string { return "" }
+	for _, c := range []struct {
+		name   string
+		getenv func(string) string
+		path   string
+		want   int64
+		ok     bool
+	}{
+		{"128 MiB", noEnv, file("134217728\n"), 120795948, true}, // 134217728 / 10 * 9
+		{"no limit", noEnv, file("max\n"), 0, false},
+		{"GOMEMLIMIT set", func(k string) string { return map[string]string{"GOMEMLIMIT": "100MiB"}[k] }, file("134217728\n"), 0, false},
+		{"no file", noEnv, filepath.Join(dir, "none"), 0, false},
+		{"not a number", noEnv, file("12ab\n"), 0, false},
+		{"zero", noEnv, file("0"), 0, false},
+	} {
+		got, ok := memoryLimit(c.getenv, c.path)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: memoryLimit = %d, %t; want %d, %t", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}

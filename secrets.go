@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+)
+
+// Every text the exporter lets out (log records, the start-up error, the
+// answer of /-/reload, --config.check) goes through a redact.Redactor of the
+// keys it knows: those of the configuration in force and of the one before
+// it (a call made with an old key may end, and log, after a reload), and,
+// after a load failed, those the failed file names as far as they can be
+// read, since its error may quote them.
+
+// minSecretLength: shorter "keys" are not redacted. No Developer API key is
+// that short, and replacing every "k" of a log line would garble it.
+const minSecretLength = 8
+
+// Limits of what is read to find the keys a configuration that failed to
+// load names.
+const (
+	maxConfigScanBytes = 4 << 20
+	maxKeyFileBytes    = 64 << 10
+)
+
+// newRedactor redacts the keys of creds that are long enough to be keys.
+func newRedactor(creds []redact.Credential) *redact.Redactor {
+	kept := creds[:0:0]
+	for _, c := range creds {
+		if len(c.Key) >= minSecretLength {
+			kept = append(kept, c)
+		}
+	}
+	return redact.New(kept...)
+}
+
+// configRedactor redacts the keys of cfg's accounts; nil for a nil cfg.
+func configRedactor(cfg *collector.Config) *redact.Redactor {
+	if cfg == nil {
+		return nil
+	}
+	creds := make([]redact.Credential, 0, len(cfg.Accounts))
+	for _, a := range cfg.Accounts {
+		creds = append(creds, redact.Credential{User: a.Email, Key: string(a.APIKey)})
+	}
+	return newRedactor(creds)
+}
+
+// keysNamedBy is best effort: the keys the configuration the flags name
+// could hold, found without validating it (the environment's, the demo's,
+// and the file's api_key values and api_key_file contents), so that the
+// error of a configuration that does not load cannot quote them.
+func keysNamedBy(o options, getenv func(string) string) *redact.Redactor {
+	envEmail := strings.TrimSpace(getenv(collector.EnvEmail))
+	creds := []redact.Credential{{User: envEmail, Key: strings.TrimSpace(getenv(collector.EnvAPIKey))}}
+	if o.demo {
+		creds = append(creds, redact.Credential{User: upstashtest.DemoEmail, Key: upstashtest.DemoAPIKey})
+	}
+	if o.configFile != "" {
+		creds = append(creds, keysInFile(o.configFile, envEmail)...)
+	}
+	return newRedactor(creds)
+}
+
+// apiKeyLine finds api_key values in a file YAML cannot parse.
+var apiKeyLine = regexp.MustCompile(`(?m)^[\s-]*["']?api_key["']?\s*:\s*(?:!\S*\s+)?(.*?)\s*(?:\s#.*)?$`)
+
+// keysInFile reads the configuration file at path, if it is a small regular
+// file, for the keys it names: api_key values whatever their YAML tag,
+// api_key_file contents, and the e-mail next to each.
+func keysInFile(path, envEmail string) []redact.Credential {
+	data, err := readSmallFile(path, maxConfigScanBytes)
+	if err != nil {
+		return nil
+	}
+	var creds []redact.Credential
+	for _, m := range apiKeyLine.FindAllSubmatch(data, -1) {
+		key := strings.Trim(string(m[1]), `"'`)
+		creds = append(creds, redact.Credential{User: envEmail, Key: key}, redact.Credential{User: envEmail, Key: string(m[1])})
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return creds
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			email, key := envEmail, ""
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i].Value, n.Content[i+1]
+				if v.Kind != yaml.ScalarNode {
+					continue
+				}
+				switch k {
+				case "email":
+					email = strings.TrimSpace(v.Value)
+				case "api_key":
+					key = strings.TrimSpace(v.Value)
+				case "api_key_file":
+					name := v.Value
+					if !filepath.IsAbs(name) {
+						name = filepath.Join(filepath.Dir(path), name)
+					}
+					if b, err := readSmallFile(name, maxKeyFileBytes); err == nil {
+						key = strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
+					}
+				}
+			}
+			if key != "" {
+				creds = append(creds, redact.Credential{User: email, Key: key})
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&root)
+	return creds
+}
+
+// readSmallFile reads a regular file of at most limit bytes. It never
+// blocks on a FIFO or device: the file is opened without blocking and
+// checked before it is read.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > limit {
+		return nil, fmt.Errorf("%s: not a regular file of at most %d bytes", path, limit)
+	}
+	var b bytes.Buffer
+	if _, err := io.Copy(&b, io.LimitReader(f, limit)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// redactError is err with r's keys removed from its text. It does not wrap
+// err, whose text still holds them.
+func redactError(r *redact.Redactor, err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(r.String(err.Error()))
+}
