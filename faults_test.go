@@ -89,6 +89,8 @@ type faultCase struct {
 	// the skipped and altered counts logged (-1: no warning at all).
 	want             []string
 	skipped, altered int
+	// absent are series of the target that must not be exported.
+	absent []string
 }
 
 func raw(body string) func(*upstashtest.Server, matrixCast) {
@@ -161,9 +163,11 @@ func faultCases() []faultCase {
 			apply: rawf(`[{"backup_id":"n1","creation_time":%d,"state":"completed","backup_size":-5},{"backup_id":"n2","creation_time":%d,"state":"completed","backup_size":7}]`),
 			want: []string{
 				`upstash_redis_backups{database_id="db-target"} 2`,
-				`upstash_redis_backup_last_completed_size_bytes{database_id="db-target"} 0`,
 				`upstash_redis_backup_retained_size_bytes{database_id="db-target"} 7`,
-			}},
+				`upstash_backup_exporter_backup_entries_unreadable{database_id="db-target",reason="backup_size"} 1`,
+			},
+			// An unreadable size is unknown, never 0 bytes.
+			absent: []string{`upstash_redis_backup_last_completed_size_bytes{database_id="db-target"}`}},
 		{name: "creation_time in milliseconds", skipped: -1,
 			apply: rawf(`[{"backup_id":"ms1","creation_time":%d123,"state":"completed","backup_size":1},{"backup_id":"ms2","creation_time":%d000,"state":"failed"}]`),
 			want: []string{
@@ -316,6 +320,11 @@ func runFaultCase(t *testing.T, tc faultCase) {
 			k, v, _ := strings.Cut(line, "} ")
 			if got[k+"}"] != v {
 				t.Errorf("want %s, got %q", line, got[k+"}"])
+			}
+		}
+		for _, k := range tc.absent {
+			if v, ok := got[k]; ok {
+				t.Errorf("want no %s, got %q", k, v)
 			}
 		}
 		logged = te.logs.since(mark)

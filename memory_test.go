@@ -25,12 +25,12 @@ import (
 // The shipped Deployment limits the container to 128 MiB; the exporter
 // must stay well inside it whatever the API answers.
 const (
-	memoryLimit    = 128 << 20 // the cgroup's memory.max, when one can be made
-	memoryBudget   = 100 << 20 // peak RSS (VmHWM) the exporter must stay under
-	memoryGuard    = 1 << 30   // the test kills the exporter past this, to spare the machine
-	streamDBs      = 64
-	streamMiB      = 200
-	largeListSize  = 100_000
+	testCgroupMemoryMax = 128 << 20 // the cgroup's memory.max, when one can be made
+	memoryBudget        = 100 << 20 // peak RSS (VmHWM) the exporter must stay under
+	memoryGuard         = 1 << 30   // the test kills the exporter past this, to spare the machine
+	streamDBs           = 64
+	streamMiB           = 200
+	largeListSize       = 100_000
 	// normalDBs are read beside the streams, each listing normalListSize
 	// backups: a database of ordinary size must not notice them.
 	normalDBs      = 8
@@ -158,9 +158,9 @@ func runMemoryCase(t *testing.T, fakeapi string, streams, listed, listSize int) 
 	t.Logf("scrape: %s in %s; exporter peak RSS (VmHWM) %s; alive %v", statusText(code, err), elapsed.Round(100*time.Millisecond), mib(hwm<<10), alive)
 	if cg != "" {
 		oom := cgroupOOMKills(t, cg)
-		t.Logf("cgroup %s: memory.max %s, oom_kill %d", cg, mib(memoryLimit), oom)
+		t.Logf("cgroup %s: memory.max %s, oom_kill %d", cg, mib(testCgroupMemoryMax), oom)
 		if oom != 0 {
-			t.Errorf("the exporter was OOM-killed %d times in a %s cgroup", oom, mib(memoryLimit))
+			t.Errorf("the exporter was OOM-killed %d times in a %s cgroup", oom, mib(testCgroupMemoryMax))
 		}
 	}
 	if killed {
@@ -392,7 +392,7 @@ func newMemoryCgroup(t *testing.T, pid int) string {
 		t.Logf("cgroup %s not removed", dir)
 	})
 	for file, value := range map[string]string{
-		"memory.max":      strconv.Itoa(memoryLimit),
+		"memory.max":      strconv.Itoa(testCgroupMemoryMax),
 		"memory.swap.max": "0",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644); err != nil && file == "memory.max" {
