@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -53,9 +54,9 @@ const (
 // database of more than 1,024 backups read while hostile answers fill the
 // account's budget of backups in flight may fail with them (README,
 // "Failure modes"); that is why the large list is a case of its own. When the
-// test runs as root on cgroup v2 with the memory controller, the exporter
-// runs in a cgroup of its own with memory.max 128 MiB and must not be
-// OOM-killed; otherwise the peak RSS alone is checked. The exporter is
+// test runs as root with a memory cgroup controller (v2, or a v1 memory
+// hierarchy), the exporter runs in a cgroup of its own limited to 128 MiB
+// and must not be OOM-killed; otherwise the peak RSS alone is checked. The exporter is
 // killed if its RSS passes 1 GiB, so a failing run does not take the
 // machine's memory with it.
 func TestMemoryUnderHostileAnswers(t *testing.T) {
@@ -128,7 +129,7 @@ func runMemoryCase(t *testing.T, fakeapi string, streams, listed, listSize int) 
 	}()
 	cg := newMemoryCgroup(t, cmd.Process.Pid)
 	if cg == "" {
-		t.Logf("no cgroup v2 memory controller to use (needs root and cgroup2 with memory); measuring peak RSS only")
+		t.Logf("no memory cgroup to use (needs root and a cgroup memory controller); measuring peak RSS only")
 	}
 	guard := guardRSS(cmd.Process, exited)
 
@@ -361,22 +362,30 @@ func procStatusKiB(pid int, name string) (uint64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
 }
 
-// newMemoryCgroup moves pid into a new cgroup v2 with memory.max 128 MiB
-// and no swap, removed when the test ends, and returns its path; "" when
-// the machine does not allow it (not root, cgroup v1, memory controller
-// not enabled for the root's children). The move happens after the start, before any API call.
+// newMemoryCgroup moves pid into a new memory cgroup limited to 128 MiB
+// without swap (v2 when the root hands the memory controller down, else a
+// child of this process's v1 memory cgroup), removed when the test ends,
+// and returns its path; "" when the machine does not allow it (not root, no
+// memory controller to use). The move happens after the start, before any
+// API call.
 func newMemoryCgroup(t *testing.T, pid int) string {
-	const root = "/sys/fs/cgroup"
-	controllers, err := os.ReadFile(root + "/cgroup.controllers")
-	if err != nil || os.Geteuid() != 0 || !strings.Contains(" "+string(controllers)+" ", " memory ") {
+	if os.Geteuid() != 0 {
 		return ""
 	}
-	// Children get the memory controller only if the root hands it down;
-	// the test does not change that for the whole machine.
-	if sub, err := os.ReadFile(root + "/cgroup.subtree_control"); err != nil || !strings.Contains(string(sub), "memory") {
+	dir, limits := memoryCgroupV2(), map[string]string{
+		"memory.max":      strconv.Itoa(testCgroupMemoryMax),
+		"memory.swap.max": "0",
+	}
+	if dir == "" {
+		dir, limits = memoryCgroupV1(), map[string]string{
+			"memory.limit_in_bytes":       strconv.Itoa(testCgroupMemoryMax),
+			"memory.memsw.limit_in_bytes": strconv.Itoa(testCgroupMemoryMax),
+		}
+	}
+	if dir == "" {
 		return ""
 	}
-	dir := filepath.Join(root, fmt.Sprintf("upstash-exporter-memory-test-%d", os.Getpid()))
+	dir = filepath.Join(dir, fmt.Sprintf("upstash-exporter-memory-test-%d", os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Logf("cgroup: %v", err)
 		return ""
@@ -391,11 +400,14 @@ func newMemoryCgroup(t *testing.T, pid int) string {
 		}
 		t.Logf("cgroup %s not removed", dir)
 	})
-	for file, value := range map[string]string{
-		"memory.max":      strconv.Itoa(testCgroupMemoryMax),
-		"memory.swap.max": "0",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644); err != nil && file == "memory.max" {
+	// The memory limit first: v1 refuses a memsw limit below it.
+	for _, file := range []string{"memory.max", "memory.limit_in_bytes", "memory.swap.max", "memory.memsw.limit_in_bytes"} {
+		value, ok := limits[file]
+		if !ok {
+			continue
+		}
+		err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644)
+		if err != nil && (file == "memory.max" || file == "memory.limit_in_bytes") {
 			t.Fatalf("cgroup: %v", err)
 		}
 	}
@@ -405,8 +417,47 @@ func newMemoryCgroup(t *testing.T, pid int) string {
 	return dir
 }
 
+// memoryCgroupV2 is the cgroup v2 root when it hands the memory controller
+// down to children; the test does not change that for the whole machine.
+func memoryCgroupV2() string {
+	const root = "/sys/fs/cgroup"
+	controllers, err := os.ReadFile(root + "/cgroup.controllers")
+	if err != nil || !strings.Contains(" "+string(controllers)+" ", " memory ") {
+		return ""
+	}
+	if sub, err := os.ReadFile(root + "/cgroup.subtree_control"); err != nil || !strings.Contains(string(sub), "memory") {
+		return ""
+	}
+	return root
+}
+
+// memoryCgroupV1 is this process's own cgroup in a v1 memory hierarchy
+// mounted at /sys/fs/cgroup/memory, where a child can be made.
+func memoryCgroupV1() string {
+	const mount = "/sys/fs/cgroup/memory"
+	if _, err := os.Stat(filepath.Join(mount, "memory.limit_in_bytes")); err != nil {
+		return ""
+	}
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(self), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), "memory") {
+			return filepath.Join(mount, parts[2])
+		}
+	}
+	return ""
+}
+
+// cgroupOOMKills reads the OOM kills of a v2 (memory.events) or v1
+// (memory.oom_control) memory cgroup.
 func cgroupOOMKills(t *testing.T, dir string) int {
 	b, err := os.ReadFile(filepath.Join(dir, "memory.events"))
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = os.ReadFile(filepath.Join(dir, "memory.oom_control"))
+	}
 	if err != nil {
 		t.Errorf("cgroup: %v", err)
 		return -1
