@@ -375,7 +375,7 @@ func TestConfigCheck(t *testing.T) {
 		want     string
 	}{
 		{"valid file", []string{"--config.file=" + good, "--config.check"}, nil, 0, "production"},
-		{"invalid file", []string{"--config.file=" + bad, "--config.check"}, nil, 1, bad + `:7: accounts[0].databases[0].expected_interval: time: unknown unit "x" in duration "1x"`},
+		{"invalid file", []string{"--config.file=" + bad, "--config.check"}, nil, 1, bad + `:7: accounts[0].databases[0].expected_interval: unknown unit "x" in duration "1x"`},
 		{"invalid file at start", []string{"--config.file=" + bad}, nil, 1, `accounts[0].databases[0].expected_interval`},
 		{"missing file", []string{"--config.file=" + filepath.Join(dir, "nope.yml"), "--config.check"}, nil, 1, "nope.yml"},
 		{"environment", []string{"--config.check"}, []string{"UPSTASH_EMAIL=ops@example.com", "UPSTASH_API_KEY=k"}, 0, "default"},

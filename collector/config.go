@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
@@ -282,7 +283,7 @@ func (c *Config) Describe() string {
 				fmt.Fprintf(&b, " name %q", d.Name)
 			}
 			if d.ExpectedInterval > 0 {
-				fmt.Fprintf(&b, " expected_interval %s", d.ExpectedInterval)
+				fmt.Fprintf(&b, " expected_interval %s", model.Duration(d.ExpectedInterval))
 			}
 			b.WriteByte('\n')
 		}

@@ -32,7 +32,7 @@ testdata/config/bad-api-url.yml:13: accounts[2].api_url: scheme must be http or 
 		"bad-duplicate-account.yml":        `testdata/config/bad-duplicate-account.yml:5: accounts[1].name: duplicate account name "a" (also accounts[0])`,
 		"bad-duplicate-database.yml":       `testdata/config/bad-duplicate-database.yml:7: accounts[0].databases[1].id: duplicate database id "abc" (also accounts[0].databases[0])`,
 		"bad-duplicate-key.yml":            `testdata/config/bad-duplicate-key.yml:5: accounts[0].name: duplicate key (also line 2)`,
-		"bad-duration.yml":                 `testdata/config/bad-duration.yml:10: accounts[1].databases[0].expected_interval: time: unknown unit "x" in duration "1x"`,
+		"bad-duration.yml":                 `testdata/config/bad-duration.yml:10: accounts[1].databases[0].expected_interval: unknown unit "x" in duration "1x"`,
 		"bad-empty-databases.yml":          `testdata/config/bad-empty-databases.yml:5: accounts[0].databases: empty list; omit databases to watch every database of the account`,
 		"bad-dot-id.yml": `testdata/config/bad-dot-id.yml:6: accounts[0].databases[0].id: "." is not a database id: a URL path would normalise it away
 testdata/config/bad-dot-id.yml:7: accounts[0].databases[1].id: ".." is not a database id: a URL path would normalise it away`,
@@ -158,7 +158,7 @@ func TestLoadConfig(t *testing.T) {
 		}
 	}
 	for _, s := range []string{
-		`account "production"`, "6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", `name "orders"`, "expected_interval 24h0m0s",
+		`account "production"`, "6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", `name "orders"`, "expected_interval 1d",
 		`include "^prod-"`, `exclude "-scratch$"`, "https://api.upstash.com/v2 (default)",
 		"api key: from api_key_file key.txt", "email: env@example.com (from UPSTASH_EMAIL)",
 	} {
@@ -233,5 +233,24 @@ func TestTaggedAPIKeys(t *testing.T) {
 	_, err = ParseConfig([]byte("accounts:\n  - name: a\n    email: !!bool yes\n    api_key: k\n"), "tag.yml", env(nil))
 	if want := "tag.yml: a value tagged !!bool cannot be read as one (value not shown); quote it or drop the tag"; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+func TestExpectedIntervalInPrometheusDurations(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]time.Duration{
+		"90m":   90 * time.Minute,
+		"1d":    24 * time.Hour,
+		"1w":    7 * 24 * time.Hour,
+		"1h30m": 90 * time.Minute,
+	} {
+		yml := "accounts:\n  - name: a\n    email: ops@example.com\n    api_key: k3y-1234567890\n    databases:\n      - id: db\n        expected_interval: " + text + "\n"
+		cfg, err := ParseConfig([]byte(yml), "config.yml", env(nil))
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		if got := cfg.Accounts[0].Databases[0].ExpectedInterval; got != want {
+			t.Errorf("expected_interval %s read as %s, want %s", text, got, want)
+		}
 	}
 }

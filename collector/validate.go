@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -137,8 +138,13 @@ func (v *validator) account(fa *fileAccount, i int) Account {
 			seen[d.ID] = j
 		}
 		if fd.ExpectedInterval != "" {
-			dur, err := time.ParseDuration(fd.ExpectedInterval)
+			// Prometheus' duration syntax, so 1d and 1w work as in
+			// every other Prometheus configuration.
+			md, err := model.ParseDuration(fd.ExpectedInterval)
+			dur := time.Duration(md)
 			switch {
+			case strings.HasPrefix(strings.TrimSpace(fd.ExpectedInterval), "-"):
+				v.fail(fmt.Errorf("must be positive, got %s", fd.ExpectedInterval), "accounts", i, "databases", j, "expected_interval")
 			case err != nil:
 				v.fail(err, "accounts", i, "databases", j, "expected_interval")
 			case dur <= 0:
