@@ -162,7 +162,7 @@ func buildInProcess(t *testing.T, config string, tune func(*options)) (*exporter
 		tune(&o)
 	}
 	logs := newLogBuffer()
-	e, err := newExporter(o, newLogger(logs, o.logLevel, o.logFormat), func(string) string { return "" }, nil)
+	e, err := newExporter(o, newLogger(logs, o.logLevel, o.logFormat), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("newExporter: %v", err)
 	}

@@ -59,7 +59,7 @@ func TestLoad(t *testing.T) {
 	logs := newLogBuffer()
 	o := exporterOptions(path)
 	o.logLevel = "info"
-	e, err := newExporter(o, newLogger(logs, o.logLevel, o.logFormat), func(string) string { return "" }, nil)
+	e, err := newExporter(o, newLogger(logs, o.logLevel, o.logFormat), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,9 +37,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 const exporterName = "upstash_backup_exporter"
@@ -122,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	logger := newLogger(stderr, o.logLevel, o.logFormat)
 
 	if o.configCheck {
-		cfg, err := loadConfig(o, getenv, nil)
+		cfg, err := loadConfig(o, getenv)
 		if err != nil {
 			fmt.Fprintf(stderr, "configuration is invalid: %v\n", redactError(keysNamedBy(o, getenv), err))
 			return 1
@@ -139,14 +139,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var demo *upstashtest.Server
 	if o.demo {
-		demo = upstashtest.NewDemo(time.Now)
-		defer demo.Close()
-		logger.Warn("Demo mode: serving a simulated Upstash API; every number on /metrics is made up, none comes from Upstash", "api_url", demo.URL)
+		logger.Warn("Demo mode: reading a simulated Upstash API in process; every number on /metrics is made up, none comes from Upstash", "api_url", demo.BaseURL)
 	}
 
-	e, err := newExporter(o, logger, getenv, demo)
+	e, err := newExporter(o, logger, getenv)
 	if err != nil {
 		// err is redacted with the keys the configuration names.
 		logger.Error("Could not load the configuration", "err", err)
@@ -236,21 +233,19 @@ func isTerminal(w io.Writer) bool {
 
 // loadConfig reads the configuration the flags name: the demo account, the
 // file, or the single account of the environment.
-func loadConfig(o options, getenv func(string) string, demo *upstashtest.Server) (*collector.Config, error) {
+func loadConfig(o options, getenv func(string) string) (*collector.Config, error) {
 	switch {
 	case o.demo:
-		// With --config.check nothing is started, but the shape is shown.
-		apiURL := "http://127.0.0.1/"
-		if demo != nil {
-			apiURL = demo.URL
-		}
 		return &collector.Config{
 			Source: "built-in demo (simulated data)",
 			Accounts: []collector.Account{{
-				Name:   "demo",
-				Email:  upstashtest.DemoEmail,
-				APIKey: config.Secret(upstashtest.DemoAPIKey),
-				APIURL: apiURL,
+				Name:         "demo",
+				Email:        demo.Email,
+				EmailSource:  "built-in demo",
+				APIKey:       config.Secret(demo.APIKey),
+				APIKeySource: "built-in demo",
+				// Never resolved: the demo's Transport answers in process.
+				APIURL: demo.BaseURL,
 			}},
 		}, nil
 	case o.configFile != "":
@@ -267,7 +262,9 @@ type exporter struct {
 	// logger removes the keys of secrets from every record.
 	logger *slog.Logger
 	getenv func(string) string
-	demo   *upstashtest.Server
+	// demo answers the demo account's API calls in process; nil unless
+	// --demo.
+	demo   http.RoundTripper
 	static *prometheus.Registry
 	api    *collector.APIMetrics
 	// collector is built once; reloads retarget it, so series keep their
@@ -288,11 +285,10 @@ type exporter struct {
 	handlerOpts       promhttp.HandlerOpts
 }
 
-func newExporter(o options, logger *slog.Logger, getenv func(string) string, demo *upstashtest.Server) (*exporter, error) {
+func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*exporter, error) {
 	e := &exporter{
 		opts:    o,
 		getenv:  getenv,
-		demo:    demo,
 		static:  prometheus.NewRegistry(),
 		renders: make(chan struct{}, maxConcurrentRenders),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -318,8 +314,11 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string, dem
 	)
 	e.api = collector.NewAPIMetrics()
 	e.static.MustRegister(e.api)
+	if o.demo {
+		e.demo = demo.New(time.Now)
+	}
 
-	cfg, err := loadConfig(o, getenv, demo)
+	cfg, err := loadConfig(o, getenv)
 	if err == nil {
 		e.collector, err = collector.New(cfg, e.newClient, collector.Options{
 			Concurrency: o.concurrency,
@@ -358,7 +357,7 @@ func (e *exporter) failedLoad(cfg *collector.Config, err error) error {
 // reload loads the configuration again and retargets the collector. On
 // error the previous configuration stays in force.
 func (e *exporter) reload() error {
-	cfg, err := loadConfig(e.opts, e.getenv, e.demo)
+	cfg, err := loadConfig(e.opts, e.getenv)
 	if err == nil {
 		err = e.collector.Reload(cfg)
 	}
@@ -378,6 +377,7 @@ func (e *exporter) newClient(a collector.Account) (collector.API, error) {
 		APIKey:               string(a.APIKey),
 		Timeout:              e.opts.apiTimeout,
 		MaxResponseBytes:     e.opts.maxResponseBytes,
+		Transport:            e.demo, // nil (the network) unless --demo
 		MaxRequestsPerSecond: e.opts.maxRPS,
 		Concurrency:          e.opts.concurrency,
 		UserAgent:            exporterName + "/" + version.Version,

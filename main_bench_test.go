@@ -45,7 +45,7 @@ func BenchmarkMetricsRender(b *testing.B) {
 		concurrency:   64,
 		cacheTTL:      time.Hour,
 		timeoutOffset: 500 * time.Millisecond,
-	}, slog.New(slog.DiscardHandler), func(string) string { return "" }, nil)
+	}, slog.New(slog.DiscardHandler), func(string) string { return "" })
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
@@ -248,16 +249,16 @@ func TestDemoServesTheWholeContract(t *testing.T) {
 	}
 	for _, want := range []string{
 		`upstash_up{account="demo"} 1`,
-		`upstash_redis_backup_latest_state{database_id="` + upstashtest.DemoFailingID + `",state="failed"} 1`,
-		`upstash_redis_backups_by_state{database_id="` + upstashtest.DemoNeverBackedUpID + `",state="completed"} 0`,
-		`upstash_redis_backup_expected_interval_seconds{database_id="` + upstashtest.DemoHourlyID + `"} 3600`,
+		`upstash_redis_backup_latest_state{database_id="` + demo.FailingID + `",state="failed"} 1`,
+		`upstash_redis_backups_by_state{database_id="` + demo.NeverBackedUpID + `",state="completed"} 0`,
+		`upstash_redis_backup_expected_interval_seconds{database_id="` + demo.HourlyID + `"} 3600`,
 		`upstash_backup_exporter_config_last_reload_successful 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if strings.Contains(metrics, "upstash_redis_backup_newest_timestamp_seconds{database_id=\""+upstashtest.DemoNeverBackedUpID) {
+	if strings.Contains(metrics, "upstash_redis_backup_newest_timestamp_seconds{database_id=\""+demo.NeverBackedUpID) {
 		t.Error("a database without backups has a newest-backup series; it must be absent")
 	}
 	if !strings.Contains(e.output.String(), "simulated") {
@@ -380,7 +381,7 @@ func TestConfigCheck(t *testing.T) {
 		{"missing file", []string{"--config.file=" + filepath.Join(dir, "nope.yml"), "--config.check"}, nil, 1, "nope.yml"},
 		{"environment", []string{"--config.check"}, []string{"UPSTASH_EMAIL=ops@example.com", "UPSTASH_API_KEY=k"}, 0, "default"},
 		{"environment without key", []string{"--config.check"}, []string{"UPSTASH_EMAIL=ops@example.com"}, 1, "UPSTASH_API_KEY"},
-		{"demo", []string{"--config.check", "--demo"}, nil, 0, "demo"},
+		{"demo", []string{"--config.check", "--demo"}, nil, 0, "built-in demo (simulated data)"},
 		{"unknown flag", []string{"--no-such-flag"}, nil, 2, "unknown long flag"},
 		{"version", []string{"--version"}, nil, 0, "upstash_backup_exporter, version"},
 	}

@@ -14,8 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 // Every text the exporter lets out (log records, the start-up error, the
@@ -67,7 +67,7 @@ func keysNamedBy(o options, getenv func(string) string) *redact.Redactor {
 	envEmail := strings.TrimSpace(getenv(collector.EnvEmail))
 	creds := []redact.Credential{{User: envEmail, Key: strings.TrimSpace(getenv(collector.EnvAPIKey))}}
 	if o.demo {
-		creds = append(creds, redact.Credential{User: upstashtest.DemoEmail, Key: upstashtest.DemoAPIKey})
+		creds = append(creds, redact.Credential{User: demo.Email, Key: demo.APIKey})
 	}
 	if o.configFile != "" {
 		creds = append(creds, keysInFile(o.configFile, envEmail)...)

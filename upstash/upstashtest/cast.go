@@ -3,27 +3,16 @@ package upstashtest
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
-// Database is a Redis database as the fake lists it. Empty Plan, State and
-// Region take the defaults "payg", "active" and "global", so a test sets only
-// what it checks.
-type Database struct {
-	ID            string
-	Name          string
-	Region        string
-	PrimaryRegion string
-	// Plan is sent as the API's "type" field: free, payg, pro, paid.
-	Plan  string
-	State string
-	// CreationTime is Unix seconds.
-	CreationTime       int64
-	DailyBackupEnabled bool
-}
+// Database is a Redis database as the fake lists it: the client's own
+// upstash.Database. Empty Plan, State and Region take the defaults "payg",
+// "active" and "global", so a test sets only what it checks.
+type Database = upstash.Database
 
 // Secrets the fake puts in database answers, as the real API does unless
 // asked for credentials=hide. They are fake; tests look for them in logs,
@@ -35,27 +24,11 @@ const (
 )
 
 // Backup is one entry of list-backup in its wire form, field for field as the
-// OpenAPI document names them. An empty CustomerID is sent as the server's
-// account e-mail and an empty DailyBackup or HourlyBackup as "false". Shapes
-// this type cannot express (booleans for daily_backup, missing fields, old
-// field names) go through SetRawBackups.
-type Backup struct {
-	DatabaseID   string `json:"database_id"`
-	CustomerID   string `json:"customer_id"`
-	Name         string `json:"name"`
-	BackupID     string `json:"backup_id"`
-	CreationTime int64  `json:"creation_time"`
-	// State is pending, completed or failed; any other value is sent as is.
-	State      string `json:"state"`
-	BackupSize int64  `json:"backup_size"`
-	// DailyBackup and HourlyBackup are the strings "true" or "false".
-	DailyBackup       string `json:"daily_backup"`
-	HourlyBackup      string `json:"hourly_backup"`
-	InternalBackupTag string `json:"internal_backup_tag"`
-}
-
-// Created returns CreationTime as a time.Time.
-func (b Backup) Created() time.Time { return time.Unix(b.CreationTime, 0).UTC() }
+// OpenAPI document names them: the type the demo serves. An empty CustomerID
+// is sent as the server's account e-mail and an empty DailyBackup or
+// HourlyBackup as "false". Shapes this type cannot express (booleans for
+// daily_backup, missing fields, old field names) go through SetRawBackups.
+type Backup = demo.Backup
 
 // databaseEntry holds a database with its two get-database answers encoded
 // once, since credentials=hide only picks between them.
@@ -72,41 +45,10 @@ type backupSource struct {
 	at   func(now time.Time) []Backup
 }
 
-// databaseWire is the wire form of a database, with the fields the real API
-// sends and the exporter must ignore.
-type databaseWire struct {
-	DatabaseID         string `json:"database_id"`
-	DatabaseName       string `json:"database_name"`
-	Region             string `json:"region"`
-	PrimaryRegion      string `json:"primary_region"`
-	Type               string `json:"type"`
-	State              string `json:"state"`
-	CreationTime       int64  `json:"creation_time"`
-	DailyBackupEnabled bool   `json:"daily_backup_enabled"`
-	CustomerID         string `json:"customer_id"`
-	Endpoint           string `json:"endpoint"`
-	Port               int    `json:"port"`
-	TLS                bool   `json:"tls"`
-	Password           string `json:"password,omitempty"`
-	RESTToken          string `json:"rest_token,omitempty"`
-	ReadOnlyRESTToken  string `json:"read_only_rest_token,omitempty"`
-}
-
-func (s *Server) wireDatabase(db Database, hideCredentials bool) databaseWire {
-	w := databaseWire{
-		DatabaseID:         db.ID,
-		DatabaseName:       db.Name,
-		Region:             db.Region,
-		PrimaryRegion:      db.PrimaryRegion,
-		Type:               db.Plan,
-		State:              db.State,
-		CreationTime:       db.CreationTime,
-		DailyBackupEnabled: db.DailyBackupEnabled,
-		CustomerID:         s.opts.email,
-		Endpoint:           "fake-" + db.Name,
-		Port:               6379,
-		TLS:                true,
-	}
+// wireDatabase is db as the server lists it, with the credentials the real
+// API sends unless asked to hide them.
+func (s *Server) wireDatabase(db Database, hideCredentials bool) demo.DatabaseWire {
+	w := demo.WireDatabase(db, s.opts.email)
 	if !hideCredentials {
 		w.Password, w.RESTToken, w.ReadOnlyRESTToken = FakePassword, FakeRESTToken, FakeReadOnlyRESTToken
 	}
@@ -187,7 +129,7 @@ func (s *Server) Databases() []Database {
 // serving it is a copy of bytes. The database need not be in the account:
 // list-backup then answers for an id that list-databases does not show.
 func (s *Server) SetBackups(databaseID string, backups []Backup) {
-	body := encodeBackups(s.opts.email, backups)
+	body := demo.EncodeBackups(s.opts.email, backups)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.backups[databaseID] = backupSource{body: body}
@@ -210,25 +152,6 @@ func (s *Server) SetBackupsFunc(databaseID string, at func(now time.Time) []Back
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.backups[databaseID] = backupSource{at: at}
-}
-
-func encodeBackups(email string, backups []Backup) []byte {
-	wire := make([]Backup, len(backups))
-	for i, b := range backups {
-		if b.CustomerID == "" {
-			b.CustomerID = email
-		}
-		if b.DailyBackup == "" {
-			b.DailyBackup = strconv.FormatBool(false)
-		}
-		if b.HourlyBackup == "" {
-			b.HourlyBackup = strconv.FormatBool(false)
-		}
-		wire[i] = b
-	}
-	// Backup has only string and int64 fields: Marshal cannot fail.
-	body, _ := json.Marshal(wire)
-	return body
 }
 
 // answer is the ordinary answer to a routed GET, before faults.
@@ -255,7 +178,7 @@ func (s *Server) answer(endpoint, databaseID string, hideCredentials bool) reply
 		s.mu.RUnlock()
 		switch {
 		case src.at != nil:
-			return reply{http.StatusOK, jsonContent, encodeBackups(s.opts.email, src.at(s.opts.clock()))}
+			return reply{http.StatusOK, jsonContent, demo.EncodeBackups(s.opts.email, src.at(s.opts.clock()))}
 		case hasBackups:
 			return reply{http.StatusOK, jsonContent, src.body}
 		case hasDatabase:

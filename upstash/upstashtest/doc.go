@@ -19,7 +19,8 @@
 // so a benchmark with thousands of databases measures the client, not the
 // fake.
 //
-// The demo cast (NewDemo) backs the exporter's --demo mode: five simulated
-// databases whose backups appear and complete over time, computed from the
-// clock at request time. None of its data comes from Upstash.
+// WithDemoCast serves the cast of the exporter's --demo mode, from package
+// internal/demo: five simulated databases whose backups appear and complete
+// over time, computed from the clock at request time, here with the fake's
+// faults and request log. The exporter itself never links this package.
 package upstashtest

@@ -2,10 +2,10 @@ package upstashtest
 
 import (
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -35,10 +35,7 @@ func GenerateBackups(databaseID string, n int, newest time.Time, interval time.D
 // creation time, so generated and demo backups keep their ids across
 // requests.
 func BackupID(databaseID string, creationTime int64) string {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(databaseID)) // hash.Hash never fails to write
-	sum := h.Sum64()
-	return fmt.Sprintf("%08x-%04x-4000-8000-%012x", uint32(sum>>32), uint16(sum), uint64(creationTime)&0xffffffffffff)
+	return demo.BackupID(databaseID, creationTime)
 }
 
 // GeneratedDatabaseID returns the id AddGeneratedDatabases gives its i-th
@@ -77,7 +74,7 @@ func (s *Server) AddGeneratedDatabases(n, backupsPerDatabase int) []string {
 			DailyBackupEnabled: true,
 		})
 		// Encoded before taking the lock so requests are not held up.
-		bodies[i] = encodeBackups(s.opts.email, GenerateBackups(id, backupsPerDatabase, newest, 24*time.Hour))
+		bodies[i] = demo.EncodeBackups(s.opts.email, GenerateBackups(id, backupsPerDatabase, newest, 24*time.Hour))
 	}
 
 	s.mu.Lock()
