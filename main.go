@@ -58,6 +58,7 @@ type options struct {
 	logLevel      string
 	logFormat     string
 	demo          bool
+	enablePprof   bool
 	webConfig     *web.FlagConfig
 	// maxResponseBytes is not a flag: tests lower the client's body limit
 	// to exercise it without sending 64 MiB. 0 keeps the client's default.
@@ -91,6 +92,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to get the collection deadline.").Default("0.5s").DurationVar(&o.timeoutOffset)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [text, json]").Default("text").EnumVar(&o.logFormat, "text", "json")
+	app.Flag("web.enable-pprof", "Serve Go's runtime profiles (net/http/pprof) under /debug/pprof/ and link them from the landing page.").BoolVar(&o.enablePprof)
 	app.Flag("demo", "Serve a built-in simulated Upstash API and watch it. Needs no credentials; the data is not real.").BoolVar(&o.demo)
 	o.webConfig = kingpinflag.AddFlags(app, ":10035")
 	app.Version(version.Print(exporterName))
