@@ -33,14 +33,13 @@ func logfmtFields(line string) ([]string, map[string]string, error) {
 			}
 			value, _ = strconv.Unquote(quoted)
 			rest = rest[len(quoted):]
+			if rest != "" && !strings.HasPrefix(rest, " ") {
+				return nil, nil, fmt.Errorf("no space after %s=%s", key, quoted)
+			}
+			rest = strings.TrimPrefix(rest, " ")
 		} else {
 			value, rest, _ = strings.Cut(rest, " ")
-			rest = " " + rest
 		}
-		if rest != "" && rest != " " && !strings.HasPrefix(rest, " ") {
-			return nil, nil, fmt.Errorf("no space after %s=%s", key, value)
-		}
-		rest = strings.TrimPrefix(rest, " ")
 		keys = append(keys, key)
 		values[key] = value
 	}
