@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -58,6 +60,7 @@ type options struct {
 	logLevel      string
 	logFormat     string
 	demo          bool
+	enablePprof   bool
 	webConfig     *web.FlagConfig
 	// maxResponseBytes is not a flag: tests lower the client's body limit
 	// to exercise it without sending 64 MiB. 0 keeps the client's default.
@@ -67,11 +70,49 @@ type options struct {
 }
 
 func main() {
-	if version.Version == "" {
-		// A build without the release ldflags (go run, go build).
-		version.Version = "0.0.0-dev"
-	}
+	bi, _ := debug.ReadBuildInfo()
+	stampVersion(bi)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// fallbackVersion is the version of a build that tells none.
+const fallbackVersion = "0.0.0-dev"
+
+// stampVersion fills what the release ldflags (Makefile, Dockerfile) did
+// not set, as after a plain go build or go install, from what the Go
+// toolchain recorded of the build. The branch is not recorded, so it stays
+// empty without ldflags.
+func stampVersion(bi *debug.BuildInfo) {
+	v, rev := buildVersion(bi)
+	version.Version = cmp.Or(version.Version, v)
+	version.Revision = cmp.Or(version.Revision, rev)
+}
+
+// buildVersion is the version and revision bi records: the main module's
+// version unless it is "(devel)" (go run, or a build outside a VCS
+// checkout), else fallbackVersion; and the VCS revision with "-dirty" when
+// the tree had uncommitted changes, else "". bi may be nil.
+func buildVersion(bi *debug.BuildInfo) (ver, revision string) {
+	ver = fallbackVersion
+	if bi == nil {
+		return ver, ""
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		ver = v
+	}
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if modified && revision != "" {
+		revision += "-dirty"
+	}
+	return ver, revision
 }
 
 // run is main without the process exit, so tests can drive it.
@@ -90,7 +131,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("upstash.cache-ttl", "Reuse a database's last answer for this long; 0 fetches on every scrape.").Default("0s").DurationVar(&o.cacheTTL)
 	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to get the collection deadline.").Default("0.5s").DurationVar(&o.timeoutOffset)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
-	app.Flag("log.format", "Output format of log messages. One of: [text, json]").Default("text").EnumVar(&o.logFormat, "text", "json")
+	app.Flag("log.format", "Output format of log messages. One of: [text, logfmt, json]; logfmt and json are those of the other Prometheus components.").Default("text").EnumVar(&o.logFormat, "text", "logfmt", "json")
+	app.Flag("web.enable-pprof", "Serve Go's runtime profiles (net/http/pprof) under /debug/pprof/ and link them from the landing page.").BoolVar(&o.enablePprof)
 	app.Flag("demo", "Serve a built-in simulated Upstash API and watch it. Needs no credentials; the data is not real.").BoolVar(&o.demo)
 	o.webConfig = kingpinflag.AddFlags(app, ":10035")
 	app.Version(version.Print(exporterName))
@@ -151,7 +193,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	logger = e.logger
 	logger.Info("Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-	logger.Info("Configuration loaded", "source", e.config().Source, "accounts", len(e.config().Accounts))
+	logger.Info("Configuration loaded", "config_source", e.config().Source, "accounts", len(e.config().Accounts))
 
 	server := e.newServer()
 	reloads := make(chan chan error)
@@ -208,13 +250,18 @@ func memoryLimit(getenv func(string) string, path string) (int64, bool) {
 }
 
 // newLogger builds the slog logger of --log.level and --log.format: tint
-// for text, coloured only on a terminal, and slog's JSON handler for json.
+// for text, coloured only on a terminal, and promslog's, as the other
+// Prometheus components write them, for logfmt and json.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
+	if format == "logfmt" || format == "json" {
+		cfg := &promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: w}
+		// Both values were checked by the flags' enums.
+		_ = cfg.Level.Set(level)
+		_ = cfg.Format.Set(format)
+		return promslog.New(cfg)
+	}
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(level))
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
-	}
 	return slog.New(tint.NewTextHandler(w, &tint.Options{
 		Level:      lvl,
 		TimeFormat: time.RFC3339,
@@ -405,7 +452,7 @@ func (e *exporter) reloadLoop(ctx context.Context, requests <-chan chan error) {
 		if err != nil {
 			e.logger.Error("Could not reload the configuration; the previous one stays in force", "err", err)
 		} else {
-			e.logger.Info("Configuration reloaded", "source", e.config().Source, "accounts", len(e.config().Accounts))
+			e.logger.Info("Configuration reloaded", "config_source", e.config().Source, "accounts", len(e.config().Accounts))
 		}
 		if reply != nil {
 			reply <- err

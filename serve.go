@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,9 @@ func (e *exporter) routes() http.Handler {
 		Name:        "Upstash backup exporter",
 		Description: desc,
 		Version:     version.Info(),
+		// The page links /debug/pprof/heap and /debug/pprof/profile unless
+		// told "false"; they are served only with --web.enable-pprof.
+		Profiling: strconv.FormatBool(e.opts.enablePprof),
 		Links: []web.LandingLinks{
 			{Address: e.opts.telemetryPath, Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
@@ -118,6 +122,9 @@ func (e *exporter) routes() http.Handler {
 		e.logger.Error("Could not build the landing page", "err", err)
 	} else {
 		mux.Handle("/", landing)
+	}
+	if e.opts.enablePprof {
+		handlePprof(mux)
 	}
 	// The telemetry path is matched exactly, not as a ServeMux pattern, so
 	// that no value of the flag has a pattern's meaning (a wildcard, a
@@ -130,6 +137,19 @@ func (e *exporter) routes() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// handlePprof serves net/http/pprof under /debug/pprof/ on mux, as the
+// package does on http.DefaultServeMux, which the exporter does not serve.
+// Profile and Trace move their own write deadline past the ?seconds= they
+// run for, so the landing page's 60 s CPU profile outlasts the server's
+// timeouts.
+func handlePprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
 // serveMetrics collects with a deadline taken from Prometheus' scrape
