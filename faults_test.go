@@ -87,6 +87,8 @@ type faultCase struct {
 	codes     map[string]float64
 	// An accepted answer: lines the target's series must include, and
 	// the skipped and altered counts logged (-1: no warning at all).
+	// When want has upstash_redis_backups lines, they are all the target
+	// has: a state it does not list must be absent.
 	want             []string
 	skipped, altered int
 	// absent are series of the target that must not be exported.
@@ -118,25 +120,31 @@ func faultCases() []faultCase {
 	return []faultCase{
 		// Answers accepted: what the API says is what is exported.
 		{name: "200 empty array", apply: raw(`[]`), skipped: -1, want: []string{
-			`upstash_redis_backups{database_id="db-target"} 0`,
-			`upstash_redis_backups_by_state{database_id="db-target",state="completed"} 0`,
+			`upstash_redis_backups{database_id="db-target",state="completed"} 0`,
+			`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+			`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 			`upstash_redis_backup_retained_size_bytes{database_id="db-target"} 0`,
 			`upstash_redis_backup_expected_interval_seconds{database_id="db-target"} 86400`,
 		}},
 		{name: "200 null", apply: raw(`null`), skipped: -1, want: []string{
-			`upstash_redis_backups{database_id="db-target"} 0`,
-			`upstash_redis_backups_by_state{database_id="db-target",state="completed"} 0`,
+			`upstash_redis_backups{database_id="db-target",state="completed"} 0`,
+			`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+			`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 		}},
 		{name: "string creation_time", skipped: -1,
 			apply: rawf(`[{"backup_id":"s1","creation_time":"%d","state":"completed","backup_size":100},{"backup_id":"s2","creation_time":%d,"state":"completed","backup_size":50}]`),
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 2`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 2`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 				`upstash_redis_backup_last_completed_size_bytes{database_id="db-target"} 100`,
 			}},
 		{name: "unreadable creation_time", skipped: 1,
 			apply: rawf(`[{"backup_id":"s1","creation_time":"yesterday","state":"completed","backup_size":100},{"backup_id":"s2","creation_time":%[2]d,"state":"completed","backup_size":50}]`),
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 				`upstash_redis_backup_last_completed_size_bytes{database_id="db-target"} 50`,
 			}},
 		{name: "float size", skipped: -1,
@@ -148,21 +156,27 @@ func faultCases() []faultCase {
 		{name: "boolean flags", skipped: -1,
 			apply: rawf(`[{"backup_id":"b1","creation_time":%d,"state":"completed","backup_size":1,"daily_backup":false,"hourly_backup":true},{"backup_id":"b2","creation_time":%d,"state":"completed","backup_size":1,"daily_backup":true,"hourly_backup":false}]`),
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 2`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 2`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 				`upstash_redis_backup_expected_interval_seconds{database_id="db-target"} 3600`,
 			}},
 		{name: "missing state", skipped: -1,
 			apply: rawf(`[{"backup_id":"m1","creation_time":%d,"backup_size":1},{"backup_id":"m2","creation_time":%d,"state":"completed","backup_size":2}]`),
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 2`,
-				`upstash_redis_backups_by_state{database_id="db-target",state="unknown"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="unknown"} 1`,
 				`upstash_redis_backup_latest_state{database_id="db-target",state="unknown"} 1`,
 				`upstash_redis_backup_latest_state{database_id="db-target",state="completed"} 0`,
 			}},
 		{name: "negative size", skipped: 0, altered: 1,
 			apply: rawf(`[{"backup_id":"n1","creation_time":%d,"state":"completed","backup_size":-5},{"backup_id":"n2","creation_time":%d,"state":"completed","backup_size":7}]`),
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 2`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 2`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 				`upstash_redis_backup_retained_size_bytes{database_id="db-target"} 7`,
 				`upstash_backup_exporter_backup_entries_unreadable{database_id="db-target",reason="backup_size"} 1`,
 			},
@@ -171,7 +185,9 @@ func faultCases() []faultCase {
 		{name: "creation_time in milliseconds", skipped: -1,
 			apply: rawf(`[{"backup_id":"ms1","creation_time":%d123,"state":"completed","backup_size":1},{"backup_id":"ms2","creation_time":%d000,"state":"failed"}]`),
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 2`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 				`upstash_redis_backup_last_completed_timestamp_seconds{database_id="db-target"} ` + promValue(newMatrixCast().t1),
 				`upstash_redis_backup_last_failed_timestamp_seconds{database_id="db-target"} ` + promValue(newMatrixCast().t2),
 			}},
@@ -181,20 +197,25 @@ func faultCases() []faultCase {
 				fake.SetRawBackups(target, fmt.Appendf(nil, `[{"backup_id":"x1","creation_time":%d,"state":"completed","backup_size":9},{"backup_id":"x2","creation_time":%d,"state":"completed","backup_size":3}]`, future, c.t2))
 			},
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 				`upstash_redis_backup_newest_timestamp_seconds{database_id="db-target"} ` + promValue(newMatrixCast().t2),
 			}},
 		{name: "duplicate backup ids", skipped: 1,
 			apply: rawf(`[{"backup_id":"d1","creation_time":%d,"state":"completed","backup_size":5},{"backup_id":"d1","creation_time":%d,"state":"failed","backup_size":5}]`),
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 1`,
-				`upstash_redis_backups_by_state{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 			}},
 		{name: "invalid UTF-8 inside strings", skipped: -1,
 			apply: rawf("[{\"backup_id\":\"u1\xff\xfe\",\"name\":\"\xc3\x28\",\"creation_time\":%d,\"state\":\"completed\",\"backup_size\":5},{\"backup_id\":\"u2\",\"creation_time\":%d,\"state\":\"completed\\udc00\",\"backup_size\":5}]"),
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 2`,
-				`upstash_redis_backups_by_state{database_id="db-target",state="unknown"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="unknown"} 1`,
 			}},
 		// Under -race decoding 100,000 backups takes tens of seconds; the
 		// timeouts are bounds, not the expected time.
@@ -203,15 +224,20 @@ func faultCases() []faultCase {
 				fake.SetBackups(target, upstashtest.GenerateBackups(target, 100_000, c.now.Add(-time.Hour), time.Hour))
 			},
 			want: []string{
-				`upstash_redis_backups{database_id="db-target"} 100000`,
-				`upstash_redis_backups_by_state{database_id="db-target",state="completed"} 100000`,
+				`upstash_redis_backups{database_id="db-target",state="completed"} 100000`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
 			}},
 
 		{name: "entries echoing the key", skipped: 3,
 			apply: func(fake *upstashtest.Server, c matrixCast) {
 				fake.SetRawBackups(target, fmt.Appendf(nil, `[{"backup_id":%[1]q,"creation_time":%[3]d,"state":"completed"},{"backup_id":%[1]q,"creation_time":%[3]d,"state":"completed"},{"backup_id":"z","creation_time":%[1]q},{"backup_id":"y","creation_time":%[2]q}]`, matrixKey, matrixBasic(), c.t1))
 			},
-			want: []string{`upstash_redis_backups{database_id="db-target"} 1`}},
+			want: []string{
+				`upstash_redis_backups{database_id="db-target",state="completed"} 1`,
+				`upstash_redis_backups{database_id="db-target",state="failed"} 0`,
+				`upstash_redis_backups{database_id="db-target",state="pending"} 0`,
+			}},
 
 		// Answers rejected whole, and calls that fail.
 		{name: "200 error object echoing the key", apply: raw(`{"error":"key ` + matrixKey + ` (` + matrixBasic() + `) is not allowed"}`), failClass: upstash.ClassDecode, codes: map[string]float64{"200": 1}},
@@ -327,6 +353,7 @@ func runFaultCase(t *testing.T, tc faultCase) {
 				t.Errorf("want no %s, got %q", k, v)
 			}
 		}
+		checkOnlyWantedStates(t, tc.want, got)
 		logged = te.logs.since(mark)
 		checkProblemsLogged(t, parseLog(t, logged), tc.skipped, tc.altered)
 	}
@@ -375,6 +402,28 @@ func checkKeptLastGoodValues(t *testing.T, healthy, got map[string]string) {
 	delete(have, success)
 	if d := diffSeries(want, have); d != "" {
 		t.Errorf("the failing database lost its last good values:\n%s", d)
+	}
+}
+
+// checkOnlyWantedStates: when want names upstash_redis_backups series of
+// the target, the target has no other: sum without (state) of what want
+// lists is the number of backups exported.
+func checkOnlyWantedStates(t *testing.T, want []string, got map[string]string) {
+	t.Helper()
+	const prefix = `upstash_redis_backups{database_id="db-target",`
+	wanted := map[string]bool{}
+	for _, line := range want {
+		if k, _, _ := strings.Cut(line, "} "); strings.HasPrefix(k, prefix) {
+			wanted[k+"}"] = true
+		}
+	}
+	if len(wanted) == 0 {
+		return
+	}
+	for k, v := range got {
+		if strings.HasPrefix(k, prefix) && !wanted[k] {
+			t.Errorf("want no %s, got %q", k, v)
+		}
 	}
 }
 

@@ -65,7 +65,6 @@ func TestMain(m *testing.M) {
 var contractMetrics = []string{
 	"upstash_redis_databases",
 	"upstash_redis_backups",
-	"upstash_redis_backups_by_state",
 	"upstash_redis_backup_newest_timestamp_seconds",
 	"upstash_redis_backup_last_completed_timestamp_seconds",
 	"upstash_redis_backup_last_failed_timestamp_seconds",
@@ -250,7 +249,7 @@ func TestDemoServesTheWholeContract(t *testing.T) {
 	for _, want := range []string{
 		`upstash_up{account="demo"} 1`,
 		`upstash_redis_backup_latest_state{database_id="` + demo.FailingID + `",state="failed"} 1`,
-		`upstash_redis_backups_by_state{database_id="` + demo.NeverBackedUpID + `",state="completed"} 0`,
+		`upstash_redis_backups{database_id="` + demo.NeverBackedUpID + `",state="completed"} 0`,
 		`upstash_redis_backup_expected_interval_seconds{database_id="` + demo.HourlyID + `"} 3600`,
 		`upstash_backup_exporter_config_last_reload_successful 1`,
 	} {

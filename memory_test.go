@@ -179,8 +179,8 @@ func runMemoryCase(t *testing.T, fakeapi string, streams, listed, listSize int) 
 
 	s := series(body)
 	for _, id := range lists {
-		if got := s[`upstash_redis_backups{database_id="`+id+`"}`]; got != strconv.Itoa(listSize) {
-			t.Errorf("upstash_redis_backups of %s, a %d-backup database = %q, want %d", id, listSize, got, listSize)
+		if got := s[`upstash_redis_backups{database_id="`+id+`",state="completed"}`]; got != strconv.Itoa(listSize) {
+			t.Errorf("completed upstash_redis_backups of %s, a %d-backup database = %q, want %d", id, listSize, got, listSize)
 		}
 		if got := s[`upstash_backup_exporter_collect_success{database_id="`+id+`"}`]; got != "1" {
 			t.Errorf("collect_success of %s, a %d-backup database = %q, want 1", id, listSize, got)

@@ -222,7 +222,38 @@ upstash_backup_exporter_api_requests_total{account="staging",code="401",endpoint
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(m, "upstash_backup_exporter_api_request_duration_seconds"); n != 2 {
-		t.Errorf("%d duration series, want one per endpoint (2)", n)
+		t.Errorf("%d duration series, want one per account and endpoint (2)", n)
+	}
+	want = `
+# HELP upstash_backup_exporter_api_request_duration_seconds Latency of Upstash Developer API calls, by endpoint.
+# TYPE upstash_backup_exporter_api_request_duration_seconds histogram
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="0.05"} 0
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="0.1"} 0
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="0.25"} 0
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="0.5"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="1"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="2.5"} 2
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="5"} 2
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="10"} 2
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="30"} 2
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="production",endpoint="list_backup",le="+Inf"} 2
+upstash_backup_exporter_api_request_duration_seconds_sum{account="production",endpoint="list_backup"} 2.3
+upstash_backup_exporter_api_request_duration_seconds_count{account="production",endpoint="list_backup"} 2
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="0.05"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="0.1"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="0.25"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="0.5"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="1"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="2.5"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="5"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="10"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="30"} 1
+upstash_backup_exporter_api_request_duration_seconds_bucket{account="staging",endpoint="list_databases",le="+Inf"} 1
+upstash_backup_exporter_api_request_duration_seconds_sum{account="staging",endpoint="list_databases"} 0.05
+upstash_backup_exporter_api_request_duration_seconds_count{account="staging",endpoint="list_databases"} 1
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "upstash_backup_exporter_api_request_duration_seconds"); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -455,7 +486,9 @@ func TestCacheTTL(t *testing.T) {
 		for _, line := range []string{
 			`upstash_backup_exporter_collect_success{database_id="db-1"} 1`,
 			`upstash_backup_exporter_last_collect_success_timestamp_seconds{database_id="db-1"} ` + s.success,
-			`upstash_redis_backups{database_id="db-1"} 1`,
+			`upstash_redis_backups{database_id="db-1",state="completed"} 1`,
+			`upstash_redis_backups{database_id="db-1",state="failed"} 0`,
+			`upstash_redis_backups{database_id="db-1",state="pending"} 0`,
 			// A collection served from the cache keeps the account up.
 			`upstash_up{account="a"} 1`,
 		} {
@@ -569,14 +602,16 @@ func TestReloadKeepsState(t *testing.T) {
 	for _, line := range []string{
 		`upstash_backup_exporter_collect_success{database_id="db-1"} 0`,
 		`upstash_backup_exporter_collect_success{database_id="db-2"} 0`,
-		`upstash_redis_backups{database_id="db-1"} 1`,
+		`upstash_redis_backups{database_id="db-1",state="completed"} 1`,
+		`upstash_redis_backups{database_id="db-1",state="failed"} 0`,
+		`upstash_redis_backups{database_id="db-1",state="pending"} 0`,
 		`upstash_backup_exporter_last_collect_success_timestamp_seconds{database_id="db-1"} 1.7680464e+09`,
 	} {
 		if !hasLine(got, line) {
 			t.Errorf("after reload, lacks %s:\n%s", line, got)
 		}
 	}
-	if strings.Contains(got, `upstash_redis_backups{database_id="db-2"}`) {
+	if strings.Contains(got, `upstash_redis_backups{database_id="db-2",`) {
 		t.Errorf("db-2 has backup series without a successful read:\n%s", got)
 	}
 
@@ -600,7 +635,7 @@ func TestCollectAfterClose(t *testing.T) {
 	collectText(t, t.Context(), c)
 	c.Close()
 	got := collectText(t, t.Context(), c)
-	if !hasLine(got, `upstash_redis_backups{database_id="db-1"} 1`) || api.calls("db-1") != 1 {
+	if !hasLine(got, `upstash_redis_backups{database_id="db-1",state="completed"} 1`) || api.calls("db-1") != 1 {
 		t.Errorf("after Close: %d calls\n%s", api.calls("db-1"), got)
 	}
 }

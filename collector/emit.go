@@ -125,15 +125,14 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 		return
 	}
 	s := &d.summary
-	ch <- gauge(backupsDesc, float64(s.Backups), id)
 	for _, u := range d.unreadable {
 		ch <- gauge(entriesUnreadableDesc, float64(u.count), id, u.reason)
 	}
-	ch <- gauge(backupsByStateDesc, float64(s.Pending), id, upstash.StatePending)
-	ch <- gauge(backupsByStateDesc, float64(s.Completed), id, upstash.StateCompleted)
-	ch <- gauge(backupsByStateDesc, float64(s.Failed), id, upstash.StateFailed)
+	ch <- gauge(backupsDesc, float64(s.Pending), id, upstash.StatePending)
+	ch <- gauge(backupsDesc, float64(s.Completed), id, upstash.StateCompleted)
+	ch <- gauge(backupsDesc, float64(s.Failed), id, upstash.StateFailed)
 	if s.Unknown > 0 {
-		ch <- gauge(backupsByStateDesc, float64(s.Unknown), id, StateUnknown)
+		ch <- gauge(backupsDesc, float64(s.Unknown), id, StateUnknown)
 	}
 	for _, t := range []struct {
 		desc *prometheus.Desc

@@ -53,7 +53,9 @@ func TestAccountListsNoDatabases(t *testing.T) {
 			`upstash_up{account="disc"} 1`,
 			// Configured databases are watched whatever the listing says.
 			`upstash_backup_exporter_collect_success{database_id="cfg-1"} 1`,
-			`upstash_redis_backups{database_id="cfg-1"} 1`,
+			`upstash_redis_backups{database_id="cfg-1",state="completed"} 1`,
+			`upstash_redis_backups{database_id="cfg-1",state="failed"} 0`,
+			`upstash_redis_backups{database_id="cfg-1",state="pending"} 0`,
 		} {
 			if !hasLine(got, line) {
 				t.Errorf("collection %d after the listing emptied lacks %s:\n%s", i, line, got)
@@ -151,12 +153,17 @@ func TestBackupListEmptied(t *testing.T) {
 		got = collectText(t, t.Context(), c)
 	}
 	for _, line := range []string{
-		`upstash_redis_backups{database_id="db-1"} 0`,
+		`upstash_redis_backups{database_id="db-1",state="completed"} 0`,
+		`upstash_redis_backups{database_id="db-1",state="failed"} 0`,
+		`upstash_redis_backups{database_id="db-1",state="pending"} 0`,
 		`upstash_backup_exporter_collect_success{database_id="db-1"} 1`,
 	} {
 		if !hasLine(got, line) {
 			t.Errorf("lacks %s:\n%s", line, got)
 		}
+	}
+	if strings.Contains(got, `upstash_redis_backups{database_id="db-1",state="unknown"}`) {
+		t.Errorf("unknown state exported without a backup:\n%s", got)
 	}
 	if strings.Contains(got, "upstash_redis_backup_last_completed_timestamp_seconds{") {
 		t.Errorf("last completed exported without a backup:\n%s", got)

@@ -11,11 +11,7 @@ import (
 var (
 	backupsDesc = prometheus.NewDesc(
 		"upstash_redis_backups",
-		"Number of backups that the Upstash list-backup call lists for the database.",
-		[]string{"database_id"}, nil)
-	backupsByStateDesc = prometheus.NewDesc(
-		"upstash_redis_backups_by_state",
-		"Number of listed backups per Upstash backup state field; pending, completed and failed are always present, any other state is counted as unknown.",
+		"Number of backups that the Upstash list-backup call lists for the database, by Upstash backup state field; pending, completed and failed are always present, any other state is counted as unknown, present when above 0; sum without (state) is the total.",
 		[]string{"database_id", "state"}, nil)
 	newestDesc = prometheus.NewDesc(
 		"upstash_redis_backup_newest_timestamp_seconds",
@@ -92,7 +88,7 @@ var (
 
 // allDescs is what Collector.Describe sends.
 var allDescs = []*prometheus.Desc{
-	backupsDesc, backupsByStateDesc, newestDesc, lastCompletedDesc, lastFailedDesc,
+	backupsDesc, newestDesc, lastCompletedDesc, lastFailedDesc,
 	oldestPendingDesc, oldestCompletedDesc, lastCompletedSizeDesc, retainedSizeDesc,
 	latestStateDesc, expectedIntervalDesc, databaseInfoDesc, dailyBackupEnabledDesc, databasesDesc,
 	upDesc, collectSuccessDesc, lastCollectSuccessDesc, collectDurationDesc,
@@ -120,7 +116,7 @@ func NewAPIMetrics() *APIMetrics {
 			Name:    "upstash_backup_exporter_api_request_duration_seconds",
 			Help:    "Latency of Upstash Developer API calls, by endpoint.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"endpoint"}),
+		}, []string{"account", "endpoint"}),
 		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "upstash_backup_exporter_api_held_until_timestamp_seconds",
 			Help: "Unix time until which calls to this endpoint are held back because the Upstash API answered 429 with Retry-After (capped by --upstash.max-retry-after); 0 when no hold is in force.",
@@ -147,7 +143,7 @@ func (m *APIMetrics) Collect(ch chan<- prometheus.Metric) {
 func (m *APIMetrics) Observer(account string) func(endpoint, code string, d time.Duration) {
 	return func(endpoint, code string, d time.Duration) {
 		m.requests.WithLabelValues(account, endpoint, code).Inc()
-		m.duration.WithLabelValues(endpoint).Observe(d.Seconds())
+		m.duration.WithLabelValues(account, endpoint).Observe(d.Seconds())
 	}
 }
 

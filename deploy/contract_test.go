@@ -18,7 +18,6 @@ import (
 // /metrics, so a drift on either side fails there.
 var contract = map[string]string{
 	"upstash_redis_backups":                                                "gauge",
-	"upstash_redis_backups_by_state":                                       "gauge",
 	"upstash_redis_backup_newest_timestamp_seconds":                        "gauge",
 	"upstash_redis_backup_last_completed_timestamp_seconds":                "gauge",
 	"upstash_redis_backup_last_failed_timestamp_seconds":                   "gauge",
