@@ -416,9 +416,12 @@ func (e *exporter) reload() error {
 	return nil
 }
 
-// newClient builds the Developer API client of one account.
+// newClient builds the Developer API client of one account. An account
+// with http_client_config gets the transport prometheus/common builds from
+// it (proxy, TLS); without one, the client's default transport, which
+// honours HTTPS_PROXY and NO_PROXY.
 func (e *exporter) newClient(a collector.Account) (collector.API, error) {
-	return upstash.New(upstash.Config{
+	cfg := upstash.Config{
 		BaseURL:              a.APIURL,
 		Email:                a.Email,
 		APIKey:               string(a.APIKey),
@@ -431,7 +434,19 @@ func (e *exporter) newClient(a collector.Account) (collector.API, error) {
 		Observe:              e.api.Observer(a.Name),
 		MaxRetryAfter:        e.opts.maxRetryAfter,
 		ObserveHold:          e.api.HoldObserver(a.Name),
-	})
+	}
+	if hc := a.HTTPClient; hc != nil && e.demo == nil {
+		// Its idle pool keeps up to 1000 connections per host, more than
+		// --upstash.concurrency calls in flight need; they close after
+		// 5 minutes idle.
+		rt, err := config.NewRoundTripperFromConfig(*hc, exporterName+"_"+a.Name)
+		if err != nil {
+			return nil, fmt.Errorf("http_client_config: %w", err)
+		}
+		cfg.Transport = rt
+		cfg.FollowRedirects = hc.FollowRedirects
+	}
+	return upstash.New(cfg)
 }
 
 // reloadLoop serialises reloads from SIGHUP and /-/reload, so two never
