@@ -48,6 +48,14 @@ type Account struct {
 	// APIKeySource says where the key came from, for --config.check output:
 	// "api_key", "api_key_file <path>" or the environment variable's name.
 	APIKeySource string
+	// APIKeyFile is the file of api_key_file, resolved against the
+	// configuration's directory; "" for a key from elsewhere. Calls read
+	// it again when it changes: see KeySource.
+	APIKeyFile string
+	// Key gives the key of each call: APIKey, or the content of
+	// APIKeyFile once it changed. The Collector sets it on the Account it
+	// passes to NewAPI; it is nil in a loaded Config.
+	Key *KeySource
 	// EmailSource is "email" or the environment variable's name.
 	EmailSource string
 	// APIURL is the Developer API base URL; empty means the client's default.

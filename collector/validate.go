@@ -97,7 +97,7 @@ func (v *validator) account(fa *fileAccount, i int) Account {
 		v.fail(errors.New("api_key and api_key_file are mutually exclusive"), "accounts", i, "api_key_file")
 	case fa.APIKeyFile != "":
 		a.APIKeySource = "api_key_file " + fa.APIKeyFile
-		a.APIKey = v.keyFile(fa.APIKeyFile, i)
+		a.APIKey, a.APIKeyFile = v.keyFile(fa.APIKeyFile, i)
 	case fa.APIKey.text != "":
 		a.APIKeySource = "api_key"
 		a.APIKey = config.Secret(strings.TrimSpace(fa.APIKey.text))
