@@ -324,6 +324,11 @@ type exporter struct {
 	// one before it; secrets adds to them the keys a failed load named.
 	secrets       atomic.Pointer[redact.Redactor]
 	loadedSecrets atomic.Pointer[redact.Redactor]
+	// secretsMu orders the updates of secrets; configSecrets, which it
+	// guards, are the keys of the configuration in force and those its
+	// key files changed to since it was loaded.
+	secretsMu     sync.Mutex
+	configSecrets *redact.Redactor
 
 	reloadOK          prometheus.Gauge
 	reloadSuccessTime prometheus.Gauge
@@ -371,6 +376,7 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*e
 			Concurrency: o.concurrency,
 			CacheTTL:    o.cacheTTL,
 			Logger:      e.logger,
+			KeyChanged:  e.keyChanged,
 		})
 	}
 	if err != nil {
@@ -383,7 +389,11 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*e
 func (e *exporter) config() *collector.Config { return e.cfg.Load() }
 
 func (e *exporter) loaded(cfg *collector.Config) {
-	keys := redact.Join(configRedactor(cfg), configRedactor(e.cfg.Load()))
+	e.secretsMu.Lock()
+	defer e.secretsMu.Unlock()
+	current := configRedactor(cfg)
+	keys := redact.Join(current, e.configSecrets)
+	e.configSecrets = current
 	e.loadedSecrets.Store(keys)
 	e.secrets.Store(keys)
 	e.cfg.Store(cfg)
@@ -395,10 +405,23 @@ func (e *exporter) loaded(cfg *collector.Config) {
 // was read, and those found in the file and environment the flags name) to
 // the redacted ones, and returns err without them.
 func (e *exporter) failedLoad(cfg *collector.Config, err error) error {
+	e.secretsMu.Lock()
+	defer e.secretsMu.Unlock()
 	named := redact.Join(configRedactor(cfg), keysNamedBy(e.opts, e.getenv))
 	keys := redact.Join(e.loadedSecrets.Load(), named)
 	e.secrets.Store(keys)
 	return redactError(keys, err)
+}
+
+// keyChanged adds a key read from a changed api_key_file to the redacted
+// ones; the collector calls it before any call sends the key.
+func (e *exporter) keyChanged(c redact.Credential) {
+	r := newRedactor([]redact.Credential{c})
+	e.secretsMu.Lock()
+	defer e.secretsMu.Unlock()
+	e.configSecrets = redact.Join(e.configSecrets, r)
+	e.loadedSecrets.Store(redact.Join(e.loadedSecrets.Load(), r))
+	e.secrets.Store(redact.Join(e.secrets.Load(), r))
 }
 
 // reload loads the configuration again and retargets the collector. On
@@ -416,9 +439,12 @@ func (e *exporter) reload() error {
 	return nil
 }
 
-// newClient builds the Developer API client of one account.
+// newClient builds the Developer API client of one account. An account
+// with http_client_config gets the transport prometheus/common builds from
+// it (proxy, TLS); without one, the client's default transport, which
+// honours HTTPS_PROXY and NO_PROXY.
 func (e *exporter) newClient(a collector.Account) (collector.API, error) {
-	return upstash.New(upstash.Config{
+	cfg := upstash.Config{
 		BaseURL:              a.APIURL,
 		Email:                a.Email,
 		APIKey:               string(a.APIKey),
@@ -431,7 +457,22 @@ func (e *exporter) newClient(a collector.Account) (collector.API, error) {
 		Observe:              e.api.Observer(a.Name),
 		MaxRetryAfter:        e.opts.maxRetryAfter,
 		ObserveHold:          e.api.HoldObserver(a.Name),
-	})
+	}
+	if hc := a.HTTPClient; hc != nil && e.demo == nil {
+		// Its idle pool keeps up to 1000 connections per host, more than
+		// --upstash.concurrency calls in flight need; they close after
+		// 5 minutes idle.
+		rt, err := config.NewRoundTripperFromConfig(*hc, exporterName+"_"+a.Name)
+		if err != nil {
+			return nil, fmt.Errorf("http_client_config: %w", err)
+		}
+		cfg.Transport = rt
+		cfg.FollowRedirects = hc.FollowRedirects
+	}
+	if a.Key != nil {
+		cfg.Key = a.Key.Key
+	}
+	return upstash.New(cfg)
 }
 
 // reloadLoop serialises reloads from SIGHUP and /-/reload, so two never

@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
@@ -164,4 +167,74 @@ func TestReloadKeyFile(t *testing.T) {
 		`upstash_backup_exporter_config_last_reload_successful`:       "0",
 	})
 	assertNoSecret(t, te.logs.String()+body, upstashtest.DefaultEmail, upstashtest.DefaultAPIKey)
+}
+
+// TestReloadNotNeededForARotatedKey: the next call after the key file
+// changed sends the new key, without a reload, and the new key is redacted
+// from everything the exporter lets out before any call sends it, here an
+// API that quotes it in its error answer.
+func TestReloadNotNeededForARotatedKey(t *testing.T) {
+	t.Parallel()
+	const rotated = "rotated-key+7f3a/91c2&e5d0<8b46>="
+	fake := upstashtest.New()
+	t.Cleanup(fake.Close)
+	fake.AddDatabase(upstashtest.Database{ID: "db-r", Name: "orders"})
+	var mu sync.Mutex
+	var sent []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, key, _ := r.BasicAuth()
+		mu.Lock()
+		sent = append(sent, key)
+		mu.Unlock()
+		if key == rotated {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"key ` + rotated + ` is not active yet"}`))
+			return
+		}
+		fake.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(api.Close)
+
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	rotate := func(key string) {
+		t.Helper()
+		writeFile(t, keyFile+".new", key+"\n")
+		if err := os.Rename(keyFile+".new", keyFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotate(upstashtest.DefaultAPIKey)
+	config := fmt.Sprintf("accounts:\n  - name: main\n    email: %s\n    api_key_file: %s\n    api_url: %s\n", upstashtest.DefaultEmail, keyFile, api.URL)
+	te := startInProcess(t, config, nil)
+	up := func(when, want string) {
+		t.Helper()
+		metrics := te.scrapeWithin(t, 10*time.Second)
+		if got := series(metrics)[`upstash_up{account="main"}`]; got != want {
+			t.Errorf("%s: upstash_up = %q, want %s", when, got, want)
+		}
+		assertNoSecret(t, metrics, upstashtest.DefaultEmail, rotated)
+	}
+	lastSent := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return sent[len(sent)-1]
+	}
+
+	up("with the first key", "1")
+	rotate(rotated)
+	up("after the rotation", "0")
+	if lastSent() != rotated {
+		t.Error("the call after the rotation did not send the new key")
+	}
+	// Whatever logs it, main's redaction knows the new key.
+	te.logger.Error("probe", "value", rotated)
+	rotate(upstashtest.DefaultAPIKey)
+	up("after rotating back", "1")
+
+	logs := te.logs.String()
+	assertNoSecret(t, logs, upstashtest.DefaultEmail, rotated)
+	if !strings.Contains(logs, "api_key_file changed") || !strings.Contains(logs, redact.Placeholder) {
+		t.Errorf("the rotation or the redacted echo is not in the log:\n%s", logs)
+	}
 }

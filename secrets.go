@@ -21,7 +21,9 @@ import (
 // Every text the exporter lets out (log records, the start-up error, the
 // answer of /-/reload, --config.check) goes through a redact.Redactor of the
 // keys it knows: those of the configuration in force and of the one before
-// it (a call made with an old key may end, and log, after a reload), and,
+// it (a call made with an old key may end, and log, after a reload), with
+// the keys their api_key_files changed to (learnt before a call sends them:
+// exporter.keyChanged), and,
 // after a load failed, those the failed file names as far as they can be
 // read, since its error may quote them.
 

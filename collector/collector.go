@@ -58,6 +58,10 @@ type Options struct {
 	// Logger receives failures of API calls and decode problems. Defaults
 	// to discarding.
 	Logger *slog.Logger
+	// KeyChanged, when set, is called with an account's credentials when
+	// its api_key_file gives a new key, before any call sends it, so that
+	// the caller's logs can redact it.
+	KeyChanged func(redact.Credential)
 }
 
 func (o Options) withDefaults() Options {
@@ -154,15 +158,15 @@ func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error)
 	}
 	accounts := make([]*account, 0, len(cfg.Accounts))
 	for _, ac := range cfg.Accounts {
+		ac.Key = newKeySource(ac, c.log.With("account", ac.Name), c.opts.KeyChanged)
 		api, err := c.newAPI(ac)
 		if err != nil {
 			return nil, fmt.Errorf("account %q: %w", ac.Name, err)
 		}
 		a := &account{
-			cfg:    ac,
-			api:    api,
-			redact: redact.New(redact.Credential{User: ac.Email, Key: string(ac.APIKey)}),
-			byID:   map[string]*database{},
+			cfg:  ac,
+			api:  api,
+			byID: map[string]*database{},
 		}
 		if p := prev[ac.Name]; p != nil {
 			a.listing, a.listed, a.listedAt = p.listing, p.listed, p.listedAt

@@ -48,6 +48,14 @@ type Account struct {
 	// APIKeySource says where the key came from, for --config.check output:
 	// "api_key", "api_key_file <path>" or the environment variable's name.
 	APIKeySource string
+	// APIKeyFile is the file of api_key_file, resolved against the
+	// configuration's directory; "" for a key from elsewhere. Calls read
+	// it again when it changes: see KeySource.
+	APIKeyFile string
+	// Key gives the key of each call: APIKey, or the content of
+	// APIKeyFile once it changed. The Collector sets it on the Account it
+	// passes to NewAPI; it is nil in a loaded Config.
+	Key *KeySource
 	// EmailSource is "email" or the environment variable's name.
 	EmailSource string
 	// APIURL is the Developer API base URL; empty means the client's default.
@@ -59,6 +67,11 @@ type Account struct {
 	// Exclude wins. Nil means no filter. They do not apply when Databases
 	// is set.
 	Include, Exclude *regexp.Regexp
+	// HTTPClient is http_client_config: proxy, TLS and redirects of the
+	// API calls, with relative file names resolved against the
+	// configuration's directory. Nil keeps the default transport, which
+	// honours HTTPS_PROXY and NO_PROXY. It never sets credentials.
+	HTTPClient *config.HTTPClientConfig
 }
 
 // Discovers reports whether the account watches every database it lists
@@ -95,14 +108,15 @@ type fileConfig struct {
 }
 
 type fileAccount struct {
-	Name       string         `yaml:"name"`
-	Email      string         `yaml:"email"`
-	APIKey     keyScalar      `yaml:"api_key"`
-	APIKeyFile string         `yaml:"api_key_file"`
-	APIURL     string         `yaml:"api_url"`
-	Databases  []fileDatabase `yaml:"databases"`
-	Include    string         `yaml:"include"`
-	Exclude    string         `yaml:"exclude"`
+	Name       string          `yaml:"name"`
+	Email      string          `yaml:"email"`
+	APIKey     keyScalar       `yaml:"api_key"`
+	APIKeyFile string          `yaml:"api_key_file"`
+	APIURL     string          `yaml:"api_url"`
+	Databases  []fileDatabase  `yaml:"databases"`
+	Include    string          `yaml:"include"`
+	Exclude    string          `yaml:"exclude"`
+	HTTPClient httpClientBlock `yaml:"http_client_config"`
 }
 
 // keyScalar is api_key as written: the text of a scalar whatever its tag,
@@ -261,6 +275,9 @@ func (c *Config) Describe() string {
 		fmt.Fprintf(&b, "  api_url: %s\n", apiURL)
 		fmt.Fprintf(&b, "  email: %s (from %s)\n", a.Email, a.EmailSource)
 		fmt.Fprintf(&b, "  api key: from %s\n", a.APIKeySource)
+		if a.HTTPClient != nil {
+			fmt.Fprintf(&b, "  http_client_config: %s\n", describeHTTPClient(a.HTTPClient))
+		}
 		if a.Discovers() {
 			b.WriteString("  databases: every database of the account")
 			if a.Include != nil {

@@ -36,7 +36,16 @@ testdata/config/bad-api-url.yml:13: accounts[2].api_url: scheme must be http or 
 		"bad-empty-databases.yml":          `testdata/config/bad-empty-databases.yml:5: accounts[0].databases: empty list; omit databases to watch every database of the account`,
 		"bad-dot-id.yml": `testdata/config/bad-dot-id.yml:6: accounts[0].databases[0].id: "." is not a database id: a URL path would normalise it away
 testdata/config/bad-dot-id.yml:7: accounts[0].databases[1].id: ".." is not a database id: a URL path would normalise it away`,
-		"bad-empty-id.yml":                `testdata/config/bad-empty-id.yml:6: accounts[0].databases[0].id: missing`,
+		"bad-empty-id.yml": `testdata/config/bad-empty-id.yml:6: accounts[0].databases[0].id: missing`,
+		"bad-http-client-credentials.yml": `testdata/config/bad-http-client-credentials.yml:6: accounts[0].http_client_config.basic_auth: not allowed: the exporter sends email and the API key (api_key_file or api_key) as Basic auth itself
+testdata/config/bad-http-client-credentials.yml:14: accounts[1].http_client_config.bearer_token_file: not allowed: the exporter sends email and the API key (api_key_file or api_key) as Basic auth itself
+testdata/config/bad-http-client-credentials.yml:15: accounts[1].http_client_config.authorization: not allowed: the exporter sends email and the API key (api_key_file or api_key) as Basic auth itself`,
+		"bad-http-client-unknown-field.yml": `testdata/config/bad-http-client-unknown-field.yml:7: accounts[0].http_client_config.follow_redirect: unknown field`,
+		"bad-proxy-url.yml": `testdata/config/bad-proxy-url.yml:6: accounts[0].http_client_config.proxy_url: want an absolute URL such as http://proxy.example.com:3128 (scheme http, https or socks5)
+testdata/config/bad-proxy-url.yml:11: accounts[1].http_client_config.proxy_url: invalid URL: invalid character " " in host name
+testdata/config/bad-proxy-url.yml:16: accounts[2].http_client_config: if no_proxy is configured, proxy_url must also be configured`,
+		"bad-tls-config.yml": `testdata/config/bad-tls-config.yml:8: accounts[0].http_client_config.tls_config.min_version: unknown TLS version: TLS14
+testdata/config/bad-tls-config.yml:14: accounts[1].http_client_config.tls_config: unable to read CA cert: unable to read file testdata/config/missing-ca.pem: open testdata/config/missing-ca.pem: no such file or directory`,
 		"bad-empty-key-file.yml":          `testdata/config/bad-empty-key-file.yml:4: accounts[0].api_key_file: file "empty.key" is empty`,
 		"bad-empty.yml":                   `testdata/config/bad-empty.yml: accounts: no accounts configured`,
 		"bad-missing-key-file.yml":        `testdata/config/bad-missing-key-file.yml:4: accounts[0].api_key_file: stat testdata/config/missing.key: no such file or directory`,
@@ -124,6 +133,16 @@ func TestLoadConfig(t *testing.T) {
 	if prod.APIURL != "https://api.upstash.com/v2" || staging.APIURL != "" {
 		t.Errorf("api_url: %q, %q", prod.APIURL, staging.APIURL)
 	}
+	// http_client_config is Prometheus' HTTPClientConfig with files
+	// resolved against the configuration's directory, and redirects off
+	// unless asked for; an account without it keeps the default transport.
+	if hc := prod.HTTPClient; hc == nil || hc.ProxyURL.String() != "http://proxy.example.com:3128" ||
+		hc.TLSConfig.CAFile != "testdata/config/ca.pem" || hc.FollowRedirects || !hc.EnableHTTP2 {
+		t.Errorf("http_client_config: %+v", hc)
+	}
+	if staging.HTTPClient != nil || team.HTTPClient != nil {
+		t.Errorf("accounts without http_client_config have one: %+v, %+v", staging.HTTPClient, team.HTTPClient)
+	}
 	want := []DatabaseConfig{
 		{ID: "6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", Name: "orders", ExpectedInterval: 24 * time.Hour},
 		{ID: "second-db"},
@@ -161,6 +180,7 @@ func TestLoadConfig(t *testing.T) {
 		`account "production"`, "6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", `name "orders"`, "expected_interval 1d",
 		`include "^prod-"`, `exclude "-scratch$"`, "https://api.upstash.com/v2 (default)",
 		"api key: from api_key_file key.txt", "email: env@example.com (from UPSTASH_EMAIL)",
+		"http_client_config: proxy_url http://proxy.example.com:3128, tls_config ca_file testdata/config/ca.pem, follow_redirects false",
 	} {
 		if !strings.Contains(cfg.Describe(), s) {
 			t.Errorf("Describe() lacks %q:\n%s", s, cfg.Describe())

@@ -4,12 +4,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/prometheus/common/config"
+
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 )
 
 // MaxKeyFileSize bounds an api_key_file: a Developer API key is a few dozen
@@ -21,8 +26,8 @@ const MaxKeyFileSize = 4096
 const MaxConfigFileSize = 4 << 20
 
 // keyFile reads the key of api_key_file name, relative to the configuration
-// file's directory.
-func (v *validator) keyFile(name string, i int) config.Secret {
+// file's directory, and returns it with the path it was read from.
+func (v *validator) keyFile(name string, i int) (config.Secret, string) {
 	path := name
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(v.dir, path)
@@ -31,12 +36,12 @@ func (v *validator) keyFile(name string, i int) config.Secret {
 	if err != nil {
 		// The errors name the file and the cause, never its content.
 		v.fail(err, "accounts", i, "api_key_file")
-		return ""
+		return "", path
 	}
 	if key == "" {
 		v.fail(fmt.Errorf("file %q is empty", name), "accounts", i, "api_key_file")
 	}
-	return config.Secret(key)
+	return config.Secret(key), path
 }
 
 // readKeyFile reads a key file without ever blocking or reading more than
@@ -123,4 +128,85 @@ func fileKind(m fs.FileMode) string {
 		return "a symbolic link"
 	}
 	return "an irregular file"
+}
+
+// KeySource gives an account's API key to each call. A key of api_key_file
+// is read again when the file changes (its size, modification time, or the
+// file itself, as after a rename over it or the swap of a Kubernetes
+// secret's symlink), so a rotated key is used from the next call on,
+// without a reload. The file is stat'ed once a call.
+type KeySource struct {
+	email string
+	// path is api_key_file, resolved; "" for a key from elsewhere, which
+	// never changes.
+	path string
+	log  *slog.Logger
+	// learn is told every new key before any call sends it.
+	learn func(redact.Credential)
+
+	mu sync.Mutex
+	// key is the last key read; stamp the file it was read from, nil
+	// before the first check.
+	key   string
+	stamp fs.FileInfo
+	// failing is set once a failure to read the file is logged, so it is
+	// logged once until a read succeeds.
+	failing  bool
+	redactor atomic.Pointer[redact.Redactor]
+}
+
+func newKeySource(a Account, log *slog.Logger, learn func(redact.Credential)) *KeySource {
+	k := &KeySource{email: a.Email, path: a.APIKeyFile, key: string(a.APIKey), log: log, learn: learn}
+	k.redactor.Store(redact.New(redact.Credential{User: a.Email, Key: k.key}))
+	return k
+}
+
+// Key is the key to send now. On a failure to read a changed file, the
+// last key read stays in use and the failure is logged once.
+func (k *KeySource) Key() string {
+	if k.path == "" {
+		return k.key
+	}
+	fi, err := os.Stat(k.path)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err == nil && k.stamp != nil && os.SameFile(fi, k.stamp) && fi.Size() == k.stamp.Size() && fi.ModTime().Equal(k.stamp.ModTime()) {
+		return k.key
+	}
+	var key string
+	if err == nil {
+		key, err = readKeyFile(k.path)
+	}
+	if err == nil && key == "" {
+		err = fmt.Errorf("%s is empty", k.path)
+	}
+	if err != nil {
+		if !k.failing {
+			// The error names the file and the cause, never a key.
+			k.log.Warn("Could not read api_key_file again; calls go on with the last key read", "file", k.path, "err", err)
+			k.failing = true
+		}
+		return k.key
+	}
+	k.failing = false
+	k.stamp = fi
+	if key != k.key {
+		cred := redact.Credential{User: k.email, Key: key}
+		// The previous key too: a call made with it may still end.
+		k.redactor.Store(redact.New(cred, redact.Credential{User: k.email, Key: k.key}))
+		if k.learn != nil {
+			k.learn(cred)
+		}
+		k.key = key
+		k.log.Info("api_key_file changed; the next calls send the new key", "file", k.path)
+	}
+	return k.key
+}
+
+// Redactor removes the current and the previous key; nil for a nil k.
+func (k *KeySource) Redactor() *redact.Redactor {
+	if k == nil {
+		return nil
+	}
+	return k.redactor.Load()
 }

@@ -68,14 +68,17 @@ func (a *account) setListing(databases []upstash.Database, now time.Time) listin
 // become label values of upstash_redis_database_info. Include and exclude
 // match the name as exported.
 func (a *account) redacted(db upstash.Database) upstash.Database {
-	if a.redact.Empty() {
+	// The account's current and previous keys, in case the API echoes
+	// them.
+	r := a.cfg.Key.Redactor()
+	if r.Empty() {
 		return db
 	}
-	db.Name = a.redact.String(db.Name)
-	db.Plan = a.redact.String(db.Plan)
-	db.Region = a.redact.String(db.Region)
-	db.PrimaryRegion = a.redact.String(db.PrimaryRegion)
-	db.State = a.redact.String(db.State)
+	db.Name = r.String(db.Name)
+	db.Plan = r.String(db.Plan)
+	db.Region = r.String(db.Region)
+	db.PrimaryRegion = r.String(db.PrimaryRegion)
+	db.State = r.String(db.State)
 	return db
 }
 

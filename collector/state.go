@@ -3,7 +3,6 @@ package collector
 import (
 	"time"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -12,9 +11,6 @@ import (
 type account struct {
 	cfg Account
 	api API
-	// redact removes the account's key from the label values taken from
-	// the API's answers, in case the API echoes it.
-	redact *redact.Redactor
 
 	// listing is the last successful answer of list-databases, by id, and
 	// listed its order.

@@ -24,9 +24,15 @@ type validator struct {
 // fail records a problem at the field path given as keys (string) and
 // sequence indexes (int).
 func (v *validator) fail(err error, path ...any) {
+	v.failAt(lineOf(v.root, path), err, path...)
+}
+
+// failAt is fail with the line given, for an error about a key rather than
+// its value.
+func (v *validator) failAt(line int, err error, path ...any) {
 	v.errs = append(v.errs, &ConfigError{
 		File: v.file,
-		Line: lineOf(v.root, path),
+		Line: line,
 		Path: formatPath(path),
 		Err:  err,
 	})
@@ -91,7 +97,7 @@ func (v *validator) account(fa *fileAccount, i int) Account {
 		v.fail(errors.New("api_key and api_key_file are mutually exclusive"), "accounts", i, "api_key_file")
 	case fa.APIKeyFile != "":
 		a.APIKeySource = "api_key_file " + fa.APIKeyFile
-		a.APIKey = v.keyFile(fa.APIKeyFile, i)
+		a.APIKey, a.APIKeyFile = v.keyFile(fa.APIKeyFile, i)
 	case fa.APIKey.text != "":
 		a.APIKeySource = "api_key"
 		a.APIKey = config.Secret(strings.TrimSpace(fa.APIKey.text))
@@ -114,6 +120,7 @@ func (v *validator) account(fa *fileAccount, i int) Account {
 		}
 	}
 
+	a.HTTPClient = v.httpClient(&fa.HTTPClient, i)
 	a.Include = v.regexp(fa.Include, "accounts", i, "include")
 	a.Exclude = v.regexp(fa.Exclude, "accounts", i, "exclude")
 

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -41,19 +42,31 @@ const (
 	DefaultMaxRetryAfter = 5 * time.Minute
 )
 
-// Config holds what a Client needs. Only Email and APIKey are required.
+// Config holds what a Client needs. Only Email and APIKey (or Key) are
+// required.
 type Config struct {
 	BaseURL string
 	Email   string
 	APIKey  string
+	// Key, when set, replaces APIKey: it is called before every request
+	// for the key to send, so a rotated key is used from the next request
+	// on. It must return a non-empty key quickly. When the key it returns
+	// changes, the client's redaction learns the new key and keeps the
+	// previous one.
+	Key func() string
+	// FollowRedirects follows up to 10 redirects; the Authorization header
+	// is sent only to BaseURL's scheme, host and port. Off by default: a
+	// 3xx answer is returned as such, since the API does not redirect.
+	FollowRedirects bool
 	// Timeout limits one API call, including reading its body.
 	Timeout time.Duration
 	// MaxResponseBytes limits the size of one answer's body. Answers are
 	// read as a stream, so this bounds the time and bandwidth an answer
 	// can take, not memory.
 	MaxResponseBytes int64
-	// Transport defaults to a clone of http.DefaultTransport that keeps
-	// Concurrency idle connections to the API.
+	// Transport defaults to a clone of http.DefaultTransport (which
+	// honours HTTPS_PROXY and NO_PROXY) that keeps Concurrency idle
+	// connections to the API.
 	Transport http.RoundTripper
 	// Concurrency is how many calls the caller makes at once. The default
 	// transport keeps that many idle connections (http.Transport keeps 2
@@ -90,7 +103,7 @@ type Config struct {
 type Client struct {
 	base     *url.URL
 	email    string
-	apiKey   string
+	key      func() string
 	timeout  time.Duration
 	maxBytes int64
 	http     *http.Client
@@ -99,9 +112,12 @@ type Client struct {
 	now      func() time.Time
 	sleep    func(context.Context, time.Duration) error
 	limiter  *rate.Limiter
-	// redactor removes every encoding of the key from the texts kept in
-	// errors and problems.
-	redactor *redact.Redactor
+	// redactor removes every encoding of the current and the previous key
+	// from the texts kept in errors and problems; keyMu guards lastKey, the
+	// key it was built for, and its rebuilding.
+	redactor atomic.Pointer[redact.Redactor]
+	keyMu    sync.Mutex
+	lastKey  string
 	// entries bounds the backups held by the answers being decoded.
 	entries entryBudget
 
@@ -126,7 +142,12 @@ func New(cfg Config) (*Client, error) {
 	if base.User != nil {
 		return nil, errors.New("upstash: base URL must not carry credentials")
 	}
-	if cfg.Email == "" || cfg.APIKey == "" {
+	if cfg.Key == nil {
+		key := cfg.APIKey
+		cfg.Key = func() string { return key }
+	}
+	firstKey := cfg.Key()
+	if cfg.Email == "" || firstKey == "" {
 		return nil, errors.New("upstash: e-mail and API key are required")
 	}
 	if cfg.Timeout <= 0 {
@@ -156,28 +177,61 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base:     base,
 		email:    cfg.Email,
-		apiKey:   cfg.APIKey,
+		key:      cfg.Key,
 		timeout:  cfg.Timeout,
 		maxBytes: cfg.MaxResponseBytes,
 		http: &http.Client{
-			Transport: cfg.Transport,
-			Timeout:   cfg.Timeout,
-			// A redirect could carry the Authorization header to
-			// another host; the API does not redirect.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport:     cfg.Transport,
+			Timeout:       cfg.Timeout,
+			CheckRedirect: checkRedirect(base, cfg.FollowRedirects),
 		},
 		agent:         cfg.UserAgent,
 		observe:       cfg.Observe,
 		now:           cfg.Now,
 		sleep:         cfg.Sleep,
 		limiter:       newLimiter(cfg.MaxRequestsPerSecond),
-		redactor:      redact.New(redact.Credential{User: cfg.Email, Key: cfg.APIKey}),
 		holds:         map[string]time.Time{},
 		maxRetryAfter: cfg.MaxRetryAfter,
 		observeHold:   cfg.ObserveHold,
 	}
 	c.entries.limit = defaultEntriesInFlight
+	c.currentKey(firstKey)
 	return c, nil
+}
+
+// checkRedirect is the redirect policy. A redirect could carry the
+// Authorization header to another host, so by default none is followed;
+// when follow is set, the header goes only to base's scheme, host and port
+// (net/http would keep it for another port of the same host, or for
+// plain http).
+func checkRedirect(base *url.URL, follow bool) func(*http.Request, []*http.Request) error {
+	if !follow {
+		return func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if req.URL.Scheme != base.Scheme || !strings.EqualFold(req.URL.Host, base.Host) {
+			req.Header.Del("Authorization")
+		}
+		return nil
+	}
+}
+
+// currentKey is the key to send, from Config.Key. When it differs from the
+// last one, the redactor is rebuilt for both before the new key is sent.
+func (c *Client) currentKey(key string) string {
+	c.keyMu.Lock()
+	defer c.keyMu.Unlock()
+	if key != c.lastKey || c.redactor.Load() == nil {
+		c.redactor.Store(redact.New(
+			redact.Credential{User: c.email, Key: key},
+			redact.Credential{User: c.email, Key: c.lastKey},
+		))
+		c.lastKey = key
+	}
+	return key
 }
 
 // ClassInvalid marks a call that was not sent because its arguments could
@@ -271,7 +325,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, databaseID, target strin
 	if err != nil {
 		return &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassConnection, Err: errors.New(c.redact(err.Error()))}
 	}
-	req.SetBasicAuth(c.email, c.apiKey)
+	req.SetBasicAuth(c.email, c.currentKey(c.key()))
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.agent)
 
@@ -460,7 +514,7 @@ func (c *Client) excerpt(body []byte, truncated bool) string {
 // redact removes every encoding of the API key, and of the Basic
 // credentials built from it, from a text about to be kept in an error.
 func (c *Client) redact(s string) string {
-	return c.redactor.String(s)
+	return c.redactor.Load().String(s)
 }
 
 // redactError is err with its text redacted: a decode error quotes the
