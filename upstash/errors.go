@@ -1,10 +1,16 @@
 package upstash
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Endpoint names, as they appear in the exporter's api_requests_total
@@ -92,4 +98,78 @@ func (e *APIError) Code() string {
 func IsAuth(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && (ae.StatusCode == 401 || ae.StatusCode == 403)
+}
+
+// transportError classifies a failure to get a whole answer. The error
+// text of net/http names the URL but never the credentials, which travel
+// in a header; it is still passed through redact for safety.
+func (c *Client) transportError(ctx context.Context, endpoint, databaseID string, status int, err error) *APIError {
+	e := &APIError{Endpoint: endpoint, DatabaseID: databaseID, StatusCode: status, Class: ClassConnection}
+	var netErr net.Error
+	switch {
+	case errors.Is(err, errTooLarge):
+		e.Class = ClassTooLarge
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || errors.As(err, &netErr) && netErr.Timeout():
+		e.Class = ClassTimeout
+		// A status without a whole body is still a timeout for the
+		// code label: the call did not complete.
+		e.StatusCode = 0
+	}
+	e.Err = errors.New(c.redact(unwrapURLError(err).Error()))
+	return e
+}
+
+// unwrapURLError drops the "Get \"https://...\":" prefix of *url.Error:
+// the endpoint is already named by APIError.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// maxExcerpt bounds the body text kept in an APIError.
+const maxExcerpt = 200
+
+// excerpt turns an error answer into a short, printable, secret-free text.
+// Seen shapes are {"error":"..."}, a JSON string, and plain text or HTML.
+// truncated says the answer was longer than body: its last word, which
+// could be a piece of a secret, is dropped.
+func (c *Client) excerpt(body []byte, truncated bool) string {
+	if truncated {
+		if cut := bytes.LastIndexFunc(body, unicode.IsSpace); cut >= 0 {
+			body = body[:cut]
+		}
+	}
+	s := strings.TrimSpace(string(body))
+	if msg, ok := errorMessage(body); ok && !truncated {
+		s = msg
+	}
+	// Redaction comes before white space is normalised: a key broken
+	// across lines is recognised as such and withholds the whole text.
+	s = c.redact(s)
+	s = strings.Map(func(r rune) rune {
+		if r == '\uFFFD' || r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxExcerpt {
+		s = strings.ToValidUTF8(s[:maxExcerpt], "") + "…"
+	}
+	return s
+}
+
+// redact removes every encoding of the API key, and of the Basic
+// credentials built from it, from a text about to be kept in an error.
+func (c *Client) redact(s string) string {
+	return c.redactor.Load().String(s)
+}
+
+// redactError is err with its text redacted: a decode error quotes the
+// answer, which an API echoing the request could make the key.
+func (c *Client) redactError(err error) error {
+	return errors.New(c.redact(err.Error()))
 }
