@@ -223,28 +223,6 @@ func (d *backupDecoder) add(i int, w *wireBackup) error {
 	return nil
 }
 
-// replaces reports whether b, listed with the same backup_id as kept, is
-// the one to keep: newer, or as new and in a worse state.
-func replaces(b, kept Backup) bool {
-	if b.CreationTime != kept.CreationTime {
-		return b.CreationTime > kept.CreationTime
-	}
-	return stateRank(b.State) > stateRank(kept.State)
-}
-
-// stateRank orders states from the best to the worst news.
-func stateRank(s string) int {
-	switch s {
-	case StateCompleted:
-		return 0
-	case StatePending:
-		return 2
-	case StateFailed:
-		return 3
-	}
-	return 1
-}
-
 func (d *backupDecoder) problem(i int, skipped bool, kind, reason string) error {
 	if n := len(d.list.Problems); n > 0 && d.list.Problems[n-1].Index > i {
 		d.untidy = true
