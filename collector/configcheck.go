@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
