@@ -37,14 +37,13 @@ type accountView struct {
 }
 
 type databaseView struct {
-	id      string
-	info    upstash.Database
-	listed  bool
-	name    string
-	success bool
-	// finished is false while the database's first read has not ended:
-	// collect_success is then absent rather than 0.
-	finished    bool
+	id     string
+	info   upstash.Database
+	listed bool
+	name   string
+	// lastRead.finished is false while the database's first read has not
+	// ended: collect_success is then absent rather than 0.
+	lastRead    readResult
 	lastSuccess time.Time
 	summary     Summary
 	hasSummary  bool
@@ -86,8 +85,7 @@ func (c *Collector) snapshot(run uint64) []accountView {
 				info:        info,
 				listed:      listed,
 				name:        name,
-				success:     d.lastOK,
-				finished:    d.answeredRun > 0,
+				lastRead:    d.lastRead,
 				lastSuccess: d.lastSuccess,
 				summary:     d.summary,
 				hasSummary:  d.hasSummary,
@@ -115,8 +113,8 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 		ch <- gauge(databaseInfoDesc, 1, id, d.name, account, d.info.Plan, d.info.Region, d.info.PrimaryRegion, d.info.State)
 		ch <- gauge(dailyBackupEnabledDesc, boolValue(d.info.DailyBackupEnabled), id)
 	}
-	if d.finished {
-		ch <- gauge(collectSuccessDesc, boolValue(d.success), id)
+	if d.lastRead.finished {
+		ch <- gauge(collectSuccessDesc, boolValue(d.lastRead.ok), id)
 	}
 	if !d.lastSuccess.IsZero() {
 		ch <- gauge(lastCollectSuccessDesc, unixSeconds(d.lastSuccess), id)

@@ -60,7 +60,7 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 	a.observe(err)
 	d := f.db
 	before, hadBackups := d.summary.Backups, d.hasSummary
-	d.answeredRun, d.lastOK = run, err == nil
+	d.finishRead(err == nil)
 	if err == nil {
 		d.summary, d.hasSummary, d.lastSuccess, d.unreadable = sum, true, now, counts
 	}
@@ -97,11 +97,16 @@ func (c *Collector) deadlineError(ctx context.Context, err error) error {
 	return err
 }
 
-// fail records that the databases of fetches were not read in run.
-func (c *Collector) fail(run uint64, fetches []fetch) {
+// fail records that the reads of fetches finished unread.
+func (c *Collector) fail(fetches []fetch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range fetches {
-		f.db.answeredRun, f.db.lastOK = run, false
+		f.db.finishRead(false)
 	}
+}
+
+// finishRead records the outcome of a finished read of d. Caller holds mu.
+func (d *database) finishRead(ok bool) {
+	d.lastRead = readResult{finished: true, ok: ok}
 }

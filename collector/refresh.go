@@ -114,7 +114,7 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 		if upstash.IsAuth(listErr) {
 			// Every list-backup call would be refused the same way; the
 			// failure is logged once above, not once per database.
-			c.fail(run, fetches)
+			c.fail(fetches)
 			c.finish(run, a)
 			return
 		}
@@ -125,7 +125,7 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 	for i, f := range fetches {
 		if ctx.Err() != nil {
 			rest := fetches[i:]
-			c.fail(run, rest)
+			c.fail(rest)
 			// ctx is the refresh's own context: it ended by the refresh
 			// deadline (Options.RefreshTimeout) or by Close, never by a
 			// scrape's deadline.
@@ -165,8 +165,7 @@ func (a *account) observe(err error) {
 func (a *account) plan(run uint64, now time.Time, ttl time.Duration) []fetch {
 	fetches := make([]fetch, 0, len(a.watched))
 	for _, d := range a.watched {
-		if ttl > 0 && d.lastOK && d.hasSummary && now.Sub(d.lastSuccess) < ttl {
-			d.answeredRun = run
+		if ttl > 0 && d.lastRead.ok && d.hasSummary && now.Sub(d.lastSuccess) < ttl {
 			continue
 		}
 		fetches = append(fetches, fetch{db: d, settings: Settings{

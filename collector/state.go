@@ -54,14 +54,18 @@ type database struct {
 	unreadable []unreadable
 	// lastSuccess is when list-backup last answered; zero before that.
 	lastSuccess time.Time
-	// lastOK says whether the last finished list-backup read succeeded,
-	// and answeredRun in which refresh it ended (or was given up, or was
-	// served from the cache); 0 while the first read has not finished. A
-	// read in flight changes neither: collect_success shows the outcome of
-	// the latest finished read, not whether this refresh has got to it yet.
-	lastOK      bool
-	answeredRun uint64
+	// lastRead is the outcome of the latest finished list-backup read:
+	// one that ended, or that the refresh's own deadline gave up; zero
+	// while the first read has not finished. A read in flight changes it
+	// not: collect_success shows the outcome of the latest finished read,
+	// not whether this refresh has got to it yet. An answer served from the
+	// cache is that of a read that finished and succeeded, so it leaves
+	// lastRead as it is.
+	lastRead readResult
 }
+
+// readResult is the outcome of a finished list-backup read.
+type readResult struct{ finished, ok bool }
 
 // retarget recomputes the watched databases from the configuration and the
 // last listing, keeping the state of databases that stay. Caller holds mu
