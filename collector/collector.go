@@ -106,8 +106,7 @@ type Collector struct {
 
 	mu       sync.Mutex
 	accounts []*account
-	inflight *refresh
-	lastRun  uint64
+	inflight chan struct{}
 }
 
 // New returns a Collector for cfg; newAPI is called once for each account.
@@ -171,8 +170,7 @@ func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error)
 		if p := prev[ac.Name]; p != nil {
 			a.listing, a.listed, a.listedAt = p.listing, p.listed, p.listedAt
 			a.listedCount, a.hasListing, a.unsafeIDs = p.listedCount, p.hasListing, p.unsafeIDs
-			a.curRun, a.sawOK, a.sawAuth = p.curRun, p.sawOK, p.sawAuth
-			a.doneRun, a.doneUp = p.doneRun, p.doneUp
+			a.up = p.up
 			for id, d := range p.byID {
 				cp := *d
 				a.byID[id] = &cp
@@ -224,13 +222,13 @@ func (c *Collector) CollectContext(ctx context.Context, ch chan<- prometheus.Met
 // render after Refresh and its scrape still shares the one refresh.
 func (c *Collector) Refresh(ctx context.Context) prometheus.Collector {
 	start := c.opts.Now()
-	r := c.join()
+	done := c.join()
 	if c.testHookJoined != nil {
 		c.testHookJoined()
 	}
 	select {
-	case <-r.done:
+	case <-done:
 	case <-ctx.Done():
 	}
-	return refreshed{c: c, run: r.id, duration: c.opts.Now().Sub(start)}
+	return refreshed{c: c, duration: c.opts.Now().Sub(start)}
 }

@@ -8,17 +8,16 @@ import (
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
-// refreshed reports the state as refresh run left it.
+// refreshed reports the state the refreshes left.
 type refreshed struct {
 	c        *Collector
-	run      uint64
 	duration time.Duration
 }
 
 func (r refreshed) Describe(ch chan<- *prometheus.Desc) { r.c.Describe(ch) }
 
 func (r refreshed) Collect(ch chan<- prometheus.Metric) {
-	for _, a := range r.c.snapshot(r.run) {
+	for _, a := range r.c.snapshot() {
 		a.emit(ch)
 	}
 	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, r.duration.Seconds())
@@ -50,10 +49,11 @@ type databaseView struct {
 	unreadable  []unreadable
 }
 
-// snapshot copies what a collection waiting on refresh run reports. A
+// snapshot copies what a collection reports: the results of the latest
+// finished reads and refreshes. A
 // database listed by an earlier account is left out of later ones: series
 // carry database_id only and would collide.
-func (c *Collector) snapshot(run uint64) []accountView {
+func (c *Collector) snapshot() []accountView {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	seen := map[string]bool{}
@@ -61,14 +61,10 @@ func (c *Collector) snapshot(run uint64) []accountView {
 	for _, a := range c.accounts {
 		v := accountView{
 			name:       a.cfg.Name,
+			up:         a.up,
 			listed:     a.listedCount,
 			hasListing: a.hasListing,
 			databases:  make([]databaseView, 0, len(a.watched)),
-		}
-		if a.doneRun >= run {
-			v.up = a.doneUp
-		} else {
-			v.up = a.sawOK && !a.sawAuth
 		}
 		for _, d := range a.watched {
 			if seen[d.id] {

@@ -44,7 +44,9 @@ func countProblems(problems []upstash.DecodeProblem) (counts []unreadable, skipp
 	return counts, skipped
 }
 
-func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account, f fetch, log *slog.Logger) {
+// refreshDatabase reads the backups of f's database and records the read's
+// outcome, which it returns.
+func (c *Collector) refreshDatabase(ctx context.Context, a *account, f fetch, log *slog.Logger) error {
 	list, err := a.api.ListBackups(ctx, f.db.id)
 	err = c.deadlineError(ctx, err)
 	var sum Summary
@@ -57,7 +59,6 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 	now := c.opts.Now()
 
 	c.mu.Lock()
-	a.observe(err)
 	d := f.db
 	before, hadBackups := d.summary.Backups, d.hasSummary
 	d.finishRead(err == nil)
@@ -68,7 +69,7 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 
 	if err != nil {
 		log.Log(ctx, levelFor(err), "Listing backups failed", append([]any{"database_id", f.db.id}, errorArgs(err)...)...)
-		return
+		return err
 	}
 	if hadBackups && before > 0 && sum.Backups == 0 {
 		log.Warn("Backup list is empty, it listed backups before",
@@ -86,6 +87,7 @@ func (c *Collector) refreshDatabase(ctx context.Context, run uint64, a *account,
 			"reasons", strings.Join(reasons, ","),
 			"first_detail", list.Problems[0].Reason)
 	}
+	return nil
 }
 
 // deadlineError says, of a call that failed once the refresh's context

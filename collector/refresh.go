@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -13,56 +14,45 @@ import (
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
-// refresh is one pass over every account. Collections that arrive while it
-// runs share it; done closes when all its API calls have ended.
-type refresh struct {
-	id   uint64
-	done chan struct{}
-}
-
-// join returns the refresh in flight, or starts one. The refresh runs on a
+// join returns the refresh in flight, or starts one: a refresh is one pass
+// over every account, shared by the collections that arrive while it runs,
+// and the channel returned closes when all its API calls have ended. The refresh runs on a
 // context of its own, detached from any scrape and bounded by
 // Options.RefreshTimeout, so that a scrape giving up does not waste the calls
 // made for it, and the goroutine still ends by a deadline.
-func (c *Collector) join() *refresh {
+func (c *Collector) join() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inflight != nil {
 		return c.inflight
 	}
-	r := &refresh{done: make(chan struct{})}
+	done := make(chan struct{})
 	if c.ctx.Err() != nil {
 		// Closed: report the state as it is.
-		r.id = c.lastRun
-		close(r.done)
-		return r
+		close(done)
+		return done
 	}
-	c.lastRun++
-	r.id = c.lastRun
-	c.inflight = r
+	c.inflight = done
 	accounts := slices.Clone(c.accounts)
-	for _, a := range accounts {
-		a.curRun, a.sawOK, a.sawAuth = r.id, false, false
-	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.RefreshTimeout)
 	c.runs.Go(func() {
-		defer close(r.done)
+		defer close(done)
 		defer cancel()
-		c.run(ctx, r.id, accounts)
+		c.run(ctx, accounts)
 		c.mu.Lock()
-		if c.inflight == r {
+		if c.inflight == done {
 			c.inflight = nil
 		}
 		c.mu.Unlock()
 	})
-	return r
+	return done
 }
 
 // run refreshes the accounts in parallel.
-func (c *Collector) run(ctx context.Context, run uint64, accounts []*account) {
+func (c *Collector) run(ctx context.Context, accounts []*account) {
 	var wg sync.WaitGroup
 	for _, a := range accounts {
-		wg.Go(func() { c.refreshAccount(ctx, run, a) })
+		wg.Go(func() { c.refreshAccount(ctx, a) })
 	}
 	wg.Wait()
 	c.warnSharedDatabases(accounts)
@@ -79,8 +69,20 @@ type fetch struct {
 // Options.Concurrency at a time. The listing is cached like a database's
 // answer: with a cache TTL, list-databases too is called at most once per
 // TTL, so the API load does not grow with the number of scrapers.
-func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) {
+//
+// The account's up is recorded once, when its refresh ends, from the
+// outcomes of this refresh's calls.
+func (c *Collector) refreshAccount(ctx context.Context, a *account) {
 	log := c.log.With("account", a.cfg.Name)
+	var sawOK, sawAuth atomic.Bool
+	observe := func(err error) {
+		switch {
+		case err == nil:
+			sawOK.Store(true)
+		case upstash.IsAuth(err):
+			sawAuth.Store(true)
+		}
+	}
 	c.mu.Lock()
 	cached := a.listingFresh(c.opts.Now(), c.opts.CacheTTL)
 	c.mu.Unlock()
@@ -89,24 +91,27 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 	if !cached {
 		databases, listErr = a.api.ListDatabases(ctx)
 		listErr = c.deadlineError(ctx, listErr)
+		observe(listErr)
 	}
 
 	var news listingNews
 	c.mu.Lock()
-	if !cached {
-		a.observe(listErr)
-		if listErr == nil {
-			news = a.setListing(databases, c.opts.Now())
-		}
+	if !cached && listErr == nil {
+		news = a.setListing(databases, c.opts.Now())
 	}
 	a.retarget()
-	fetches := a.plan(run, c.opts.Now(), c.opts.CacheTTL)
-	if cached && len(fetches) == 0 {
-		// Served wholly from the cache: no call tells anything new about
-		// the credentials, so upstash_up stays what the last call found.
-		a.sawOK, a.sawAuth = a.doneUp, false
-	}
+	fetches := a.plan(c.opts.Now(), c.opts.CacheTTL)
 	c.mu.Unlock()
+	// Served wholly from the cache, the refresh makes no call: nothing new
+	// is known about the credentials, so upstash_up stays what the last
+	// call found.
+	if !cached || len(fetches) > 0 {
+		defer func() {
+			c.mu.Lock()
+			a.up = sawOK.Load() && !sawAuth.Load()
+			c.mu.Unlock()
+		}()
+	}
 
 	news.log(log)
 	if listErr != nil {
@@ -115,7 +120,6 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 			// Every list-backup call would be refused the same way; the
 			// failure is logged once above, not once per database.
 			c.fail(fetches)
-			c.finish(run, a)
 			return
 		}
 	}
@@ -134,35 +138,17 @@ func (c *Collector) refreshAccount(ctx context.Context, run uint64, a *account) 
 			break
 		}
 		g.Go(func() error {
-			c.refreshDatabase(ctx, run, a, f, log)
+			observe(c.refreshDatabase(ctx, a, f, log))
 			return nil
 		})
 	}
 	_ = g.Wait() // the calls report through the state, never as an error
-	c.finish(run, a)
 }
 
-// finish records the account's outcome once all its calls of run ended.
-func (c *Collector) finish(run uint64, a *account) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a.doneRun, a.doneUp = run, a.sawOK && !a.sawAuth
-}
-
-// observe notes the outcome of one call for upstash_up. Caller holds mu.
-func (a *account) observe(err error) {
-	switch {
-	case err == nil:
-		a.sawOK = true
-	case upstash.IsAuth(err):
-		a.sawAuth = true
-	}
-}
-
-// plan returns the list-backup calls run must make. A database whose last
+// plan returns the list-backup calls a refresh must make. A database whose last
 // call succeeded less than ttl ago counts as answered by its cached summary.
 // Caller holds mu.
-func (a *account) plan(run uint64, now time.Time, ttl time.Duration) []fetch {
+func (a *account) plan(now time.Time, ttl time.Duration) []fetch {
 	fetches := make([]fetch, 0, len(a.watched))
 	for _, d := range a.watched {
 		if ttl > 0 && d.lastRead.ok && d.hasSummary && now.Sub(d.lastSuccess) < ttl {

@@ -31,12 +31,11 @@ type account struct {
 	watched []*database
 	byID    map[string]*database
 
-	// Outcome of the account's calls in run curRun so far, and of the last
-	// run whose calls all ended (doneRun).
-	curRun         uint64
-	sawOK, sawAuth bool
-	doneRun        uint64
-	doneUp         bool
+	// up is the result of the account's latest finished refresh that
+	// made a call: at least one call succeeded and none was refused (401
+	// or 403). False until the first refresh ended. A refresh served
+	// wholly from the cache makes no call and leaves it as it is.
+	up bool
 }
 
 // database is a watched database and the state its refreshes left.
