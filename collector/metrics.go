@@ -66,7 +66,7 @@ var (
 
 	upDesc = prometheus.NewDesc(
 		"upstash_up",
-		"1 when the last collection reached the Upstash Developer API with accepted credentials: at least one call of the account answered 2xx and none answered 401 or 403.",
+		"1 when the account's latest finished refresh reached the Upstash Developer API with accepted credentials: at least one call answered 2xx and none answered 401 or 403; 0 before the first refresh has finished.",
 		[]string{"account"}, nil)
 	collectSuccessDesc = prometheus.NewDesc(
 		"upstash_backup_exporter_collect_success",
