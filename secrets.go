@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,13 +25,6 @@ import (
 // minSecretLength: shorter "keys" are not redacted. No Developer API key is
 // that short, and replacing every "k" of a log line would garble it.
 const minSecretLength = 8
-
-// Limits of what is read to find the keys a configuration that failed to
-// load names.
-const (
-	maxConfigScanBytes = 4 << 20
-	maxKeyFileBytes    = 64 << 10
-)
 
 // newRedactor redacts the keys of creds that are long enough to be keys.
 func newRedactor(creds []redact.Credential) *redact.Redactor {
@@ -84,7 +72,7 @@ var apiKeyLine = regexp.MustCompile(`(?m)^[\s-]*["']?api_key["']?\s*:\s*(?:!\S*\
 // file, for the keys it names: api_key values whatever their YAML tag,
 // api_key_file contents, and the e-mail next to each.
 func keysInFile(path, envEmail string) []redact.Credential {
-	data, err := readSmallFile(path, maxConfigScanBytes)
+	data, err := collector.ReadSmallFile(path, collector.MaxConfigFileSize)
 	if err != nil {
 		return nil
 	}
@@ -116,7 +104,7 @@ func keysInFile(path, envEmail string) []redact.Credential {
 					if !filepath.IsAbs(name) {
 						name = filepath.Join(filepath.Dir(path), name)
 					}
-					if b, err := readSmallFile(name, maxKeyFileBytes); err == nil {
+					if b, err := collector.ReadSmallFile(name, collector.MaxKeyFileSize); err == nil {
 						key = strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
 					}
 				}
@@ -131,29 +119,6 @@ func keysInFile(path, envEmail string) []redact.Credential {
 	}
 	walk(&root)
 	return creds
-}
-
-// readSmallFile reads a regular file of at most limit bytes. It never
-// blocks on a FIFO or device: the file is opened without blocking and
-// checked before it is read.
-func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() || st.Size() > limit {
-		return nil, fmt.Errorf("%s: not a regular file of at most %d bytes", path, limit)
-	}
-	var b bytes.Buffer
-	if _, err := io.Copy(&b, io.LimitReader(f, limit)); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }
 
 // redactError is err with r's keys removed from its text. It does not wrap

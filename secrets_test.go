@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
@@ -192,7 +193,7 @@ func TestKeysNamedByAFailedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := filepath.Join(dir, "big")
-	writeFile(t, big, strings.Repeat("x", maxKeyFileBytes+1))
+	writeFile(t, big, strings.Repeat("x", collector.MaxKeyFileSize+1))
 	for name, c := range map[string]struct {
 		config string
 		keys   []string

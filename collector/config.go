@@ -190,7 +190,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // The returned error lists every problem found, each as a *ConfigError; it
 // never contains an API key.
 func LoadConfig(path string, getenv func(string) string) (*Config, error) {
-	data, err := readSmallFile(path, MaxConfigFileSize)
+	data, err := ReadSmallFile(path, MaxConfigFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}

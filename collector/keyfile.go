@@ -51,19 +51,19 @@ func (v *validator) keyFile(name string, i int) (config.Secret, string) {
 // stall the caller. A UTF-8 byte order mark and surrounding white space are
 // trimmed.
 func readKeyFile(path string) (string, error) {
-	data, err := readSmallFile(path, MaxKeyFileSize)
+	data, err := ReadSmallFile(path, MaxKeyFileSize)
 	if err != nil {
 		return "", err
 	}
 	return strings.TrimSpace(strings.TrimPrefix(string(data), "\uFEFF")), nil
 }
 
-// readSmallFile reads a regular file (or a symlink to one) of at most limit
+// ReadSmallFile reads a regular file (or a symlink to one) of at most limit
 // bytes without ever blocking: a named pipe, a device or a larger file is
 // refused before anything is read. The file is opened non-blocking and
 // checked again once open, so a named pipe put in its place after the first
 // check cannot stall the caller either.
-func readSmallFile(path string, limit int64) ([]byte, error) {
+func ReadSmallFile(path string, limit int64) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
