@@ -7,8 +7,10 @@
 package redact
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"html"
 	"net/url"
 	"slices"
@@ -34,8 +36,9 @@ type Credential struct {
 // redact nothing. It is immutable and safe for concurrent use.
 type Redactor struct {
 	// forms holds every encoding of every key, longest first, so that a
-	// form containing another is replaced whole.
-	forms []string
+	// form containing another is replaced whole; squeezed holds the same
+	// forms without white space, to find a key split across lines.
+	forms, squeezed []string
 }
 
 // New returns a Redactor for the keys of creds; empty keys are ignored.
@@ -67,8 +70,19 @@ func New(creds ...Credential) *Redactor {
 			add(enc.EncodeToString([]byte(c.Key)))
 		}
 	}
-	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
-	return &Redactor{forms: forms}
+	return newRedactor(forms)
+}
+
+// newRedactor sorts forms longest first, drops repeats, and computes their
+// squeezed copies once, not on every String call.
+func newRedactor(forms []string) *Redactor {
+	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	forms = slices.Compact(forms)
+	r := &Redactor{forms: forms, squeezed: make([]string, len(forms))}
+	for i, f := range forms {
+		r.squeezed[i] = strings.Map(dropSpace, f)
+	}
+	return r
 }
 
 // Empty reports whether r redacts nothing.
@@ -87,8 +101,8 @@ func (r *Redactor) String(s string) string {
 		}
 	}
 	if squeezed := strings.Map(dropSpace, s); len(squeezed) != len(s) {
-		for _, f := range r.forms {
-			if strings.Contains(squeezed, strings.Map(dropSpace, f)) {
+		for _, f := range r.squeezed {
+			if strings.Contains(squeezed, f) {
 				return Withheld
 			}
 		}
@@ -104,15 +118,22 @@ func (r *Redactor) Contains(s string) bool {
 
 // Join returns a Redactor for the keys of both.
 func Join(rs ...*Redactor) *Redactor {
-	out := &Redactor{}
+	var forms []string
 	for _, r := range rs {
 		if r != nil {
-			out.forms = append(out.forms, r.forms...)
+			forms = append(forms, r.forms...)
 		}
 	}
-	slices.SortFunc(out.forms, func(a, b string) int { return len(b) - len(a) })
-	out.forms = slices.Compact(out.forms)
-	return out
+	return newRedactor(forms)
+}
+
+// Error is err with the keys removed from its text. It does not wrap err,
+// whose text still holds them.
+func (r *Redactor) Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(r.String(err.Error()))
 }
 
 func dropSpace(r rune) rune {
