@@ -157,7 +157,7 @@ func (e *exporter) failedLoad(cfg *collector.Config, err error) error {
 	named := redact.Join(configRedactor(cfg), keysNamedBy(e.opts, e.getenv))
 	keys := redact.Join(e.loadedSecrets.Load(), named)
 	e.secrets.Store(keys)
-	return redactError(keys, err)
+	return keys.Error(err)
 }
 
 // keyChanged adds a key read from a changed api_key_file to the redacted

@@ -114,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if o.configCheck {
 		cfg, err := loadConfig(o, getenv)
 		if err != nil {
-			fmt.Fprintf(stderr, "configuration is invalid: %v\n", redactError(keysNamedBy(o, getenv), err))
+			fmt.Fprintf(stderr, "configuration is invalid: %v\n", keysNamedBy(o, getenv).Error(err))
 			return 1
 		}
 		fmt.Fprint(stdout, configRedactor(cfg).String(cfg.Describe()))

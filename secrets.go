@@ -1,13 +1,13 @@
 package main
 
 import (
-	"errors"
 	"path/filepath"
 	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prometheus/common/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
@@ -100,12 +100,8 @@ func keysInFile(path, envEmail string) []redact.Credential {
 				case "api_key":
 					key = strings.TrimSpace(v.Value)
 				case "api_key_file":
-					name := v.Value
-					if !filepath.IsAbs(name) {
-						name = filepath.Join(filepath.Dir(path), name)
-					}
-					if b, err := collector.ReadSmallFile(name, collector.MaxKeyFileSize); err == nil {
-						key = strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
+					if k, err := collector.ReadKeyFile(config.JoinDir(filepath.Dir(path), v.Value)); err == nil {
+						key = k
 					}
 				}
 			}
@@ -119,13 +115,4 @@ func keysInFile(path, envEmail string) []redact.Credential {
 	}
 	walk(&root)
 	return creds
-}
-
-// redactError is err with r's keys removed from its text. It does not wrap
-// err, whose text still holds them.
-func redactError(r *redact.Redactor, err error) error {
-	if err == nil {
-		return nil
-	}
-	return errors.New(r.String(err.Error()))
 }

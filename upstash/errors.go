@@ -171,5 +171,5 @@ func (c *Client) redact(s string) string {
 // redactError is err with its text redacted: a decode error quotes the
 // answer, which an API echoing the request could make the key.
 func (c *Client) redactError(err error) error {
-	return errors.New(c.redact(err.Error()))
+	return c.redactor.Load().Error(err)
 }
