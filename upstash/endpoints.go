@@ -19,7 +19,7 @@ func (c *Client) ListBackups(ctx context.Context, databaseID string) (BackupList
 		return BackupList{}, err
 	}
 	var list BackupList
-	err := c.get(ctx, EndpointListBackup, databaseID, "/redis/list-backup/"+url.PathEscape(databaseID), nil, func(body io.Reader) error {
+	err := c.get(ctx, EndpointListBackup, databaseID, "/redis/list-backup/"+url.PathEscape(databaseID), func(body io.Reader) error {
 		var err error
 		list, err = decodeBackupStream(body, c.now(), databaseID, &c.entries)
 		return err
@@ -52,7 +52,7 @@ func checkID(endpoint, databaseID string) error {
 // (GET /redis/databases).
 func (c *Client) ListDatabases(ctx context.Context) ([]Database, error) {
 	var dbs []Database
-	err := c.get(ctx, EndpointListDatabases, "", "/redis/databases", nil, func(body io.Reader) error {
+	err := c.get(ctx, EndpointListDatabases, "", "/redis/databases", func(body io.Reader) error {
 		var err error
 		dbs, err = decodeDatabaseStream(body)
 		return err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -15,13 +14,10 @@ import (
 // a 2xx answer to read. An error of read that is not one of reading the
 // body fails the call as undecodable (or too large, for the budget of
 // entries). Every failure is an *APIError.
-func (c *Client) get(ctx context.Context, endpoint, databaseID, escapedPath string, query url.Values, read func(io.Reader) error) error {
+func (c *Client) get(ctx context.Context, endpoint, databaseID, escapedPath string, read func(io.Reader) error) error {
 	// The id was path-escaped by the caller, so "../databases" stays one
 	// segment of this endpoint's path and never reaches another endpoint.
 	target := c.base.String() + escapedPath
-	if query != nil {
-		target += "?" + query.Encode()
-	}
 	for attempt := 0; ; attempt++ {
 		if err := c.throttle(ctx, endpoint, databaseID); err != nil {
 			return err

@@ -51,15 +51,12 @@ func (c *Client) retryDelay(err error, attempt int) (time.Duration, bool) {
 		return 0, false
 	}
 	switch {
-	case ae.StatusCode == http.StatusTooManyRequests:
-		if ae.RetryAfter > 0 {
-			// do has started the endpoint's hold; throttle waits
-			// whatever is left of it.
-			return ae.RetryAfter, true
-		}
-		return c.backoff(), true
-	case ae.StatusCode == http.StatusInternalServerError, ae.StatusCode == http.StatusBadGateway,
-		ae.StatusCode == http.StatusServiceUnavailable, ae.StatusCode == http.StatusGatewayTimeout:
+	case ae.StatusCode == http.StatusTooManyRequests, ae.StatusCode == http.StatusInternalServerError,
+		ae.StatusCode == http.StatusBadGateway, ae.StatusCode == http.StatusServiceUnavailable,
+		ae.StatusCode == http.StatusGatewayTimeout:
+		// get sleeps the Retry-After (already capped at MaxRetryAfter)
+		// before the retry; a 429's hold on the endpoint's other calls was
+		// started when the answer came.
 		if ae.RetryAfter > 0 {
 			return ae.RetryAfter, true
 		}
