@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,11 +27,8 @@ const MaxConfigFileSize = 4 << 20
 // keyFile reads the key of api_key_file name, relative to the configuration
 // file's directory, and returns it with the path it was read from.
 func (v *validator) keyFile(name string, i int) (config.Secret, string) {
-	path := name
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(v.dir, path)
-	}
-	key, err := readKeyFile(path)
+	path := config.JoinDir(v.dir, name)
+	key, err := ReadKeyFile(path)
 	if err != nil {
 		// The errors name the file and the cause, never its content.
 		v.fail(err, "accounts", i, "api_key_file")
@@ -44,13 +40,9 @@ func (v *validator) keyFile(name string, i int) (config.Secret, string) {
 	return config.Secret(key), path
 }
 
-// readKeyFile reads a key file without ever blocking or reading more than
-// MaxKeyFileSize bytes: only a regular file (or a symlink to one) of at
-// most that size is read. The file is opened non-blocking and checked again
-// once open, so a named pipe put in its place after the first check cannot
-// stall the caller. A UTF-8 byte order mark and surrounding white space are
-// trimmed.
-func readKeyFile(path string) (string, error) {
+// ReadKeyFile is ReadSmallFile of at most MaxKeyFileSize bytes, with a
+// UTF-8 byte order mark and surrounding white space trimmed.
+func ReadKeyFile(path string) (string, error) {
 	data, err := ReadSmallFile(path, MaxKeyFileSize)
 	if err != nil {
 		return "", err
@@ -175,7 +167,7 @@ func (k *KeySource) Key() string {
 	}
 	var key string
 	if err == nil {
-		key, err = readKeyFile(k.path)
+		key, err = ReadKeyFile(k.path)
 	}
 	if err == nil && key == "" {
 		err = fmt.Errorf("%s is empty", k.path)

@@ -153,7 +153,7 @@ func (m *APIMetrics) HoldObserver(account string) func(endpoint string, until ti
 	return func(endpoint string, until time.Time) {
 		v := 0.0
 		if !until.IsZero() {
-			v = float64(until.UnixNano()) / 1e9
+			v = unixSeconds(until)
 		}
 		m.held.WithLabelValues(account, endpoint).Set(v)
 	}
