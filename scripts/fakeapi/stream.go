@@ -94,7 +94,7 @@ func (f *fake) backupBlock(db string) *block {
 		id := fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
 		e, _ := json.Marshal(upstashtest.Backup{ // strings and ints: cannot fail
 			DatabaseID:   db,
-			CustomerID:   upstashtest.DefaultEmail,
+			CustomerID:   f.email,
 			Name:         "stream-backup-" + strconv.Itoa(i),
 			BackupID:     id,
 			CreationTime: created - int64(i),
