@@ -84,6 +84,8 @@ func checkTelemetryPath(p string) error {
 		return fmt.Errorf("--web.telemetry-path must start with \"/\", got %q", p)
 	case slices.Contains(otherRoutes, p):
 		return fmt.Errorf("--web.telemetry-path %q is the path of another route (%s)", p, strings.Join(otherRoutes, ", "))
+	case strings.HasPrefix(p, "/debug/pprof/"):
+		return fmt.Errorf("--web.telemetry-path %q is under /debug/pprof/, kept for --web.enable-pprof", p)
 	}
 	return nil
 }

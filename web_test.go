@@ -460,6 +460,7 @@ func TestBadFlags(t *testing.T) {
 		{"--web.telemetry-path=/-/healthy", `"/-/healthy" is the path of another route`},
 		{"--web.telemetry-path=/-/ready", `"/-/ready" is the path of another route`},
 		{"--web.telemetry-path=/-/reload", `"/-/reload" is the path of another route`},
+		{"--web.telemetry-path=/debug/pprof/heap", `is under /debug/pprof/`},
 		{"--web.telemetry-path=\n/x", `must start with "/", got "\n/x"`},
 		{"--upstash.max-retry-after=0s", "--upstash.max-retry-after must be positive"},
 		{"--upstash.max-retry-after=-1m", "--upstash.max-retry-after must be positive"},
