@@ -82,7 +82,7 @@ var (
 		[]string{"database_id", "reason"}, nil)
 	collectDurationDesc = prometheus.NewDesc(
 		"upstash_backup_exporter_collect_duration_seconds",
-		"Wall time the last collection from the Upstash Developer API took, in seconds.",
+		"Seconds this collection waited for the shared refresh of the Upstash Developer API: the whole refresh when it ended in time, else up to the scrape's deadline.",
 		nil, nil)
 )
 
