@@ -1,4 +1,4 @@
-package collector
+package config
 
 import (
 	"fmt"
@@ -8,10 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
-
-	"github.com/prometheus/common/config"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 )
@@ -23,22 +20,6 @@ const MaxKeyFileSize = 4096
 // MaxConfigFileSize bounds the configuration file: thousands of databases
 // fit in far less.
 const MaxConfigFileSize = 4 << 20
-
-// keyFile reads the key of api_key_file name, relative to the configuration
-// file's directory, and returns it with the path it was read from.
-func (v *validator) keyFile(name string, i int) (config.Secret, string) {
-	path := config.JoinDir(v.dir, name)
-	key, err := ReadKeyFile(path)
-	if err != nil {
-		// The errors name the file and the cause, never its content.
-		v.fail(err, "accounts", i, "api_key_file")
-		return "", path
-	}
-	if key == "" {
-		v.fail(fmt.Errorf("file %q is empty", name), "accounts", i, "api_key_file")
-	}
-	return config.Secret(key), path
-}
 
 // ReadKeyFile is ReadSmallFile of at most MaxKeyFileSize bytes, with a
 // UTF-8 byte order mark and surrounding white space trimmed.
@@ -143,14 +124,15 @@ type KeySource struct {
 	stamp fs.FileInfo
 	// failing is set once a failure to read the file is logged, so it is
 	// logged once until a read succeeds.
-	failing  bool
-	redactor atomic.Pointer[redact.Redactor]
+	failing bool
 }
 
-func newKeySource(a Account, log *slog.Logger, learn func(redact.Credential)) *KeySource {
-	k := &KeySource{email: a.Email, path: a.APIKeyFile, key: string(a.APIKey), log: log, learn: learn}
-	k.redactor.Store(redact.New(redact.Credential{User: a.Email, Key: k.key}))
-	return k
+// NewKeySource gives the key of a: its api_key_file's content, read again
+// when the file changes, or else APIKey. learn, when not nil, is told every
+// new key read before any call sends it; log receives the failures to read
+// the file and the news of a change.
+func NewKeySource(a Account, log *slog.Logger, learn func(redact.Credential)) *KeySource {
+	return &KeySource{email: a.Email, path: a.APIKeyFile, key: string(a.APIKey), log: log, learn: learn}
 }
 
 // Key is the key to send now. On a failure to read a changed file, the
@@ -183,22 +165,11 @@ func (k *KeySource) Key() string {
 	k.failing = false
 	k.stamp = fi
 	if key != k.key {
-		cred := redact.Credential{User: k.email, Key: key}
-		// The previous key too: a call made with it may still end.
-		k.redactor.Store(redact.New(cred, redact.Credential{User: k.email, Key: k.key}))
 		if k.learn != nil {
-			k.learn(cred)
+			k.learn(redact.Credential{User: k.email, Key: key})
 		}
 		k.key = key
 		k.log.Info("api_key_file changed; the next calls send the new key", "file", k.path)
 	}
 	return k.key
-}
-
-// Redactor removes the current and the previous key; nil for a nil k.
-func (k *KeySource) Redactor() *redact.Redactor {
-	if k == nil {
-		return nil
-	}
-	return k.redactor.Load()
 }

@@ -1,4 +1,4 @@
-package collector
+package config
 
 import (
 	"os"
@@ -31,14 +31,14 @@ func loadWithin(t *testing.T, path string) (*Config, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		cfg, err := LoadConfig(path, env(nil))
+		cfg, err := Load(path, env(nil))
 		done <- result{cfg, err}
 	}()
 	select {
 	case r := <-done:
 		return r.cfg, r.err
 	case <-time.After(10 * time.Second):
-		t.Fatalf("LoadConfig(%s) still blocked after 10s", path)
+		t.Fatalf("Load(%s) still blocked after 10s", path)
 		return nil, nil
 	}
 }

@@ -1,4 +1,4 @@
-package collector
+package config
 
 import (
 	"fmt"
@@ -9,9 +9,10 @@ import (
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
-// Describe is the --config.check summary: the accounts, their databases or
-// discovery filters and API URLs. It never contains a key.
-func (c *Config) Describe() string {
+// String is the --config.check report: the accounts, their databases or
+// discovery filters and API URLs. It never contains a key, so a Config
+// printed by mistake shows none either.
+func (c *Config) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "configuration from %s: %d account(s)\n", c.Source, len(c.Accounts))
 	for i := range c.Accounts {
@@ -56,6 +57,3 @@ func (c *Config) Describe() string {
 	}
 	return b.String()
 }
-
-// String is Describe; a Config printed by mistake shows no key.
-func (c *Config) String() string { return c.Describe() }
