@@ -25,8 +25,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 // The fault-to-alert matrix: each case runs the real collector, with the
@@ -154,13 +155,13 @@ func (h *amHarness) castStale() {
 
 // config returns the configuration: production under accountName, in
 // discovery mode or with the given databases, and the staging account.
-func (h *amHarness) config(accountName string, databases ...string) *collector.Config {
-	prod := collector.Account{Name: accountName, Email: amEmail, APIKey: promconfig.Secret(amKey), APIURL: h.prod.URL}
+func (h *amHarness) config(accountName string, databases ...string) []config.Account {
+	prod := config.Account{Name: accountName, Email: amEmail, APIKey: promconfig.Secret(amKey), APIURL: h.prod.URL}
 	for _, id := range databases {
-		prod.Databases = append(prod.Databases, collector.DatabaseConfig{ID: id})
+		prod.Databases = append(prod.Databases, config.Database{ID: id})
 	}
-	staging := collector.Account{Name: "staging", Email: upstashtest.DefaultEmail, APIKey: upstashtest.DefaultAPIKey, APIURL: h.staging.URL}
-	return &collector.Config{Source: "alert matrix", Accounts: []collector.Account{prod, staging}}
+	staging := config.Account{Name: "staging", Email: upstashtest.DefaultEmail, APIKey: upstashtest.DefaultAPIKey, APIURL: h.staging.URL}
+	return []config.Account{prod, staging}
 }
 
 // amExporter is one exporter process: a collector and its API metrics,
@@ -177,12 +178,12 @@ type amExporter struct {
 }
 
 // start starts an exporter process, as run does with the flags' defaults.
-func (h *amHarness) start(instance string, cfg *collector.Config, opts collector.Options) *amExporter {
+func (h *amHarness) start(instance string, accounts []config.Account, opts collector.Options) *amExporter {
 	h.t.Helper()
 	e := &amExporter{instance: instance, api: collector.NewAPIMetrics()}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	h.t.Cleanup(transport.CloseIdleConnections)
-	newAPI := func(a collector.Account) (collector.API, error) {
+	newAPI := func(a config.Account) (collector.API, error) {
 		return upstash.New(upstash.Config{
 			BaseURL:     a.APIURL,
 			Email:       a.Email,
@@ -198,7 +199,7 @@ func (h *amHarness) start(instance string, cfg *collector.Config, opts collector
 		})
 	}
 	opts.Now = h.clock.Now
-	c, err := collector.New(cfg, newAPI, opts)
+	c, err := collector.New(accounts, newAPI, opts)
 	if err != nil {
 		h.t.Fatalf("collector.New: %v", err)
 	}

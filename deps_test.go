@@ -23,3 +23,18 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectorReadsNoYAML: the collector receives accounts resolved by
+// package config; reading the file is config's business alone.
+func TestCollectorReadsNoYAML(t *testing.T) {
+	t.Parallel()
+	out, err := exec.CommandContext(t.Context(), "go", "list", "-f", `{{join .Imports "\n"}}`, "./collector").Output()
+	if err != nil {
+		t.Fatalf("go list ./collector: %v", err)
+	}
+	for pkg := range strings.FieldsSeq(string(out)) {
+		if strings.Contains(pkg, "yaml") {
+			t.Errorf("package collector imports %s", pkg)
+		}
+	}
+}

@@ -16,10 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/config"
+	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
@@ -27,25 +28,25 @@ import (
 
 // loadConfig reads the configuration the flags name: the demo account, the
 // file, or the single account of the environment.
-func loadConfig(o options, getenv func(string) string) (*collector.Config, error) {
+func loadConfig(o options, getenv func(string) string) (*config.Config, error) {
 	switch {
 	case o.demo:
-		return &collector.Config{
+		return &config.Config{
 			Source: "built-in demo (simulated data)",
-			Accounts: []collector.Account{{
+			Accounts: []config.Account{{
 				Name:         "demo",
 				Email:        demo.Email,
 				EmailSource:  "built-in demo",
-				APIKey:       config.Secret(demo.APIKey),
+				APIKey:       promconfig.Secret(demo.APIKey),
 				APIKeySource: "built-in demo",
 				// Never resolved: the demo's Transport answers in process.
 				APIURL: demo.BaseURL,
 			}},
 		}, nil
 	case o.configFile != "":
-		return collector.LoadConfig(o.configFile, getenv)
+		return config.Load(o.configFile, getenv)
 	default:
-		return collector.ConfigFromEnv(getenv)
+		return config.FromEnv(getenv)
 	}
 }
 
@@ -64,8 +65,8 @@ type exporter struct {
 	// collector is built once; reloads retarget it, so series keep their
 	// last values across a reload.
 	collector *collector.Collector
-	// cfg is the configuration in force; nil until the first load.
-	cfg atomic.Pointer[collector.Config]
+	// config is the configuration in force; nil until the first load.
+	config *config.SafeConfig
 	// secrets redacts every key the exporter knows: see secrets.go.
 	// loadedSecrets are the keys of the configuration in force and of the
 	// one before it; secrets adds to them the keys a failed load named.
@@ -77,11 +78,9 @@ type exporter struct {
 	secretsMu     sync.Mutex
 	configSecrets *redact.Redactor
 
-	reloadOK          prometheus.Gauge
-	reloadSuccessTime prometheus.Gauge
-	reloadRequests    chan<- chan error
-	renders           chan struct{}
-	handlerOpts       promhttp.HandlerOpts
+	reloadRequests chan<- chan error
+	renders        chan struct{}
+	handlerOpts    promhttp.HandlerOpts
 }
 
 func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*exporter, error) {
@@ -90,14 +89,6 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*e
 		getenv:  getenv,
 		static:  prometheus.NewRegistry(),
 		renders: make(chan struct{}, maxConcurrentRenders),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "upstash_backup_exporter_config_last_reload_successful",
-			Help: "Whether the last configuration load succeeded (1) or failed (0).",
-		}),
-		reloadSuccessTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "upstash_backup_exporter_config_last_reload_success_timestamp_seconds",
-			Help: "Time of the last successful configuration load, in Unix seconds.",
-		}),
 	}
 	e.logger = slog.New(redact.Handler(logger.Handler(), e.secrets.Load))
 	e.handlerOpts = promhttp.HandlerOpts{
@@ -108,24 +99,23 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*e
 		versioncollector.NewCollector(exporterName),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		e.reloadOK,
-		e.reloadSuccessTime,
 	)
+	e.config = config.NewSafeConfig(e.static)
 	e.api = collector.NewAPIMetrics()
 	e.static.MustRegister(e.api)
 	if o.demo {
 		e.demo = demo.New(time.Now)
 	}
 
-	cfg, err := loadConfig(o, getenv)
-	if err == nil {
-		e.collector, err = collector.New(cfg, e.newClient, collector.Options{
+	cfg, err := e.config.Reload(e.load, func(cfg *config.Config) error {
+		var err error
+		e.collector, err = collector.New(cfg.Accounts, e.newClient, collector.Options{
 			Concurrency: o.concurrency,
 			CacheTTL:    o.cacheTTL,
 			Logger:      e.logger,
-			KeyChanged:  e.keyChanged,
 		})
-	}
+		return err
+	})
 	if err != nil {
 		return nil, e.failedLoad(cfg, err)
 	}
@@ -133,9 +123,11 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*e
 	return e, nil
 }
 
-func (e *exporter) config() *collector.Config { return e.cfg.Load() }
+// load reads the configuration the flags name.
+func (e *exporter) load() (*config.Config, error) { return loadConfig(e.opts, e.getenv) }
 
-func (e *exporter) loaded(cfg *collector.Config) {
+// loaded makes the keys of cfg, now in force, the redacted ones.
+func (e *exporter) loaded(cfg *config.Config) {
 	e.secretsMu.Lock()
 	defer e.secretsMu.Unlock()
 	current := configRedactor(cfg)
@@ -143,15 +135,12 @@ func (e *exporter) loaded(cfg *collector.Config) {
 	e.configSecrets = current
 	e.loadedSecrets.Store(keys)
 	e.secrets.Store(keys)
-	e.cfg.Store(cfg)
-	e.reloadOK.Set(1)
-	e.reloadSuccessTime.SetToCurrentTime()
 }
 
 // failedLoad adds the keys the failed configuration names (cfg's when it
 // was read, and those found in the file and environment the flags name) to
 // the redacted ones, and returns err without them.
-func (e *exporter) failedLoad(cfg *collector.Config, err error) error {
+func (e *exporter) failedLoad(cfg *config.Config, err error) error {
 	e.secretsMu.Lock()
 	defer e.secretsMu.Unlock()
 	named := redact.Join(configRedactor(cfg), keysNamedBy(e.opts, e.getenv))
@@ -174,12 +163,8 @@ func (e *exporter) keyChanged(c redact.Credential) {
 // reload loads the configuration again and retargets the collector. On
 // error the previous configuration stays in force.
 func (e *exporter) reload() error {
-	cfg, err := loadConfig(e.opts, e.getenv)
-	if err == nil {
-		err = e.collector.Reload(cfg)
-	}
+	cfg, err := e.config.Reload(e.load, func(cfg *config.Config) error { return e.collector.Reload(cfg.Accounts) })
 	if err != nil {
-		e.reloadOK.Set(0)
 		return e.failedLoad(cfg, err)
 	}
 	e.loaded(cfg)
@@ -190,7 +175,7 @@ func (e *exporter) reload() error {
 // with http_client_config gets the transport prometheus/common builds from
 // it (proxy, TLS); without one, the client's default transport, which
 // honours HTTPS_PROXY and NO_PROXY.
-func (e *exporter) newClient(a collector.Account) (collector.API, error) {
+func (e *exporter) newClient(a config.Account) (collector.API, error) {
 	cfg := upstash.Config{
 		BaseURL:              a.APIURL,
 		Email:                a.Email,
@@ -209,16 +194,15 @@ func (e *exporter) newClient(a collector.Account) (collector.API, error) {
 		// Its idle pool keeps up to 1000 connections per host, more than
 		// --upstash.concurrency calls in flight need; they close after
 		// 5 minutes idle.
-		rt, err := config.NewRoundTripperFromConfig(*hc, exporterName+"_"+a.Name)
+		rt, err := promconfig.NewRoundTripperFromConfig(*hc, exporterName+"_"+a.Name)
 		if err != nil {
 			return nil, fmt.Errorf("http_client_config: %w", err)
 		}
 		cfg.Transport = rt
 		cfg.FollowRedirects = hc.FollowRedirects
 	}
-	if a.Key != nil {
-		cfg.Key = a.Key.Key
-	}
+	// A key of api_key_file is read again when the file changes.
+	cfg.Key = config.NewKeySource(a, e.logger.With("account", a.Name), e.keyChanged).Key
 	return upstash.New(cfg)
 }
 
@@ -240,7 +224,7 @@ func (e *exporter) reloadLoop(ctx context.Context, requests <-chan chan error) {
 		if err != nil {
 			e.logger.Error("Could not reload the configuration; the previous one stays in force", "err", err)
 		} else {
-			e.logger.Info("Configuration reloaded", "config_source", e.config().Source, "accounts", len(e.config().Accounts))
+			e.logger.Info("Configuration reloaded", "config_source", e.config.Get().Source, "accounts", len(e.config.Get().Accounts))
 		}
 		if reply != nil {
 			reply <- err

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -27,11 +29,11 @@ func clientOf(t *testing.T, text string, files map[string][]byte) collector.API 
 	}
 	path := filepath.Join(dir, "config.yml")
 	writeFile(t, path, text)
-	cfg, err := collector.LoadConfig(path, func(string) string { return "" })
+	cfg, err := config.Load(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &exporter{opts: exporterOptions(path), api: collector.NewAPIMetrics()}
+	e := &exporter{opts: exporterOptions(path), api: collector.NewAPIMetrics(), logger: slog.New(slog.DiscardHandler)}
 	c, err := e.newClient(cfg.Accounts[0])
 	if err != nil {
 		t.Fatal(err)

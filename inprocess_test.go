@@ -19,8 +19,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 // The tests in this file's siblings (faults, load, reload, secrets) build

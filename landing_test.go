@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 // hrefs are the link targets of an HTML page, resolved against base.

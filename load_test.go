@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 const (

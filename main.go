@@ -117,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			fmt.Fprintf(stderr, "configuration is invalid: %v\n", keysNamedBy(o, getenv).Error(err))
 			return 1
 		}
-		fmt.Fprint(stdout, configRedactor(cfg).String(cfg.Describe()))
+		fmt.Fprint(stdout, configRedactor(cfg).String(cfg.String()))
 		return 0
 	}
 
@@ -141,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	logger = e.logger
 	logger.Info("Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-	logger.Info("Configuration loaded", "config_source", e.config().Source, "accounts", len(e.config().Accounts))
+	logger.Info("Configuration loaded", "config_source", e.config.Get().Source, "accounts", len(e.config.Get().Accounts))
 
 	server := e.newServer()
 	reloads := make(chan chan error)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 // BenchmarkMetricsRender is /metrics for N databases (default 5,000,

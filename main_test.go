@@ -22,7 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 // These tests run the real binary, built once by TestMain, as an operator

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 )
 
 // cgroupMemoryMax is the memory limit of the process's cgroup (v2), as a
@@ -20,7 +20,7 @@ func memoryLimit(getenv func(string) string, path string) (int64, bool) {
 	if getenv("GOMEMLIMIT") != "" {
 		return 0, false
 	}
-	b, err := collector.ReadSmallFile(path, 64)
+	b, err := config.ReadSmallFile(path, 64)
 	if err != nil {
 		return 0, false
 	}

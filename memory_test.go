@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 // The shipped Deployment limits the container to 128 MiB; the exporter

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 // gatedFake is a fake API whose latency waits are held until release is

@@ -7,8 +7,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/prometheus/common/config"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	promconfig "github.com/prometheus/common/config"
+
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 )
@@ -38,7 +39,7 @@ func newRedactor(creds []redact.Credential) *redact.Redactor {
 }
 
 // configRedactor redacts the keys of cfg's accounts; nil for a nil cfg.
-func configRedactor(cfg *collector.Config) *redact.Redactor {
+func configRedactor(cfg *config.Config) *redact.Redactor {
 	if cfg == nil {
 		return nil
 	}
@@ -54,8 +55,8 @@ func configRedactor(cfg *collector.Config) *redact.Redactor {
 // and the file's api_key values and api_key_file contents), so that the
 // error of a configuration that does not load cannot quote them.
 func keysNamedBy(o options, getenv func(string) string) *redact.Redactor {
-	envEmail := strings.TrimSpace(getenv(collector.EnvEmail))
-	creds := []redact.Credential{{User: envEmail, Key: strings.TrimSpace(getenv(collector.EnvAPIKey))}}
+	envEmail := strings.TrimSpace(getenv(config.EnvEmail))
+	creds := []redact.Credential{{User: envEmail, Key: strings.TrimSpace(getenv(config.EnvAPIKey))}}
 	if o.demo {
 		creds = append(creds, redact.Credential{User: demo.Email, Key: demo.APIKey})
 	}
@@ -72,7 +73,7 @@ var apiKeyLine = regexp.MustCompile(`(?m)^[\s-]*["']?api_key["']?\s*:\s*(?:!\S*\
 // file, for the keys it names: api_key values whatever their YAML tag,
 // api_key_file contents, and the e-mail next to each.
 func keysInFile(path, envEmail string) []redact.Credential {
-	data, err := collector.ReadSmallFile(path, collector.MaxConfigFileSize)
+	data, err := config.ReadSmallFile(path, config.MaxConfigFileSize)
 	if err != nil {
 		return nil
 	}
@@ -100,7 +101,7 @@ func keysInFile(path, envEmail string) []redact.Credential {
 				case "api_key":
 					key = strings.TrimSpace(v.Value)
 				case "api_key_file":
-					if k, err := collector.ReadKeyFile(config.JoinDir(filepath.Dir(path), v.Value)); err == nil {
+					if k, err := config.ReadKeyFile(promconfig.JoinDir(filepath.Dir(path), v.Value)); err == nil {
 						key = k
 					}
 				}

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 // TestSecretsNeverLeakFromErrors complements TestSecretsNeverLeak (which
@@ -193,7 +193,7 @@ func TestKeysNamedByAFailedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := filepath.Join(dir, "big")
-	writeFile(t, big, strings.Repeat("x", collector.MaxKeyFileSize+1))
+	writeFile(t, big, strings.Repeat("x", config.MaxKeyFileSize+1))
 	for name, c := range map[string]struct {
 		config string
 		keys   []string

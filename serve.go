@@ -96,7 +96,7 @@ func (e *exporter) routes() http.Handler {
 		_, _ = io.WriteString(w, "Healthy.\n")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if e.config() == nil {
+		if e.config.Get() == nil {
 			http.Error(w, "No configuration loaded.", http.StatusServiceUnavailable)
 			return
 		}

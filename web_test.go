@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 // The web configuration (exporter-toolkit's --web.config.file) with TLS and

@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -23,7 +23,7 @@ type API interface {
 
 // NewAPI makes the API client of one account; main passes a function that
 // calls upstash.New with the account's e-mail, key and URL.
-type NewAPI func(Account) (API, error)
+type NewAPI func(config.Account) (API, error)
 
 // Defaults for Options fields left zero.
 const (
@@ -58,10 +58,6 @@ type Options struct {
 	// Logger receives failures of API calls and decode problems. Defaults
 	// to discarding.
 	Logger *slog.Logger
-	// KeyChanged, when set, is called with an account's credentials when
-	// its api_key_file gives a new key, before any call sends it, so that
-	// the caller's logs can redact it.
-	KeyChanged func(redact.Credential)
 }
 
 func (o Options) withDefaults() Options {
@@ -105,68 +101,67 @@ type Collector struct {
 	testHookJoined func()
 
 	mu       sync.Mutex
-	accounts []*account
+	accounts []*accountState
 	inflight chan struct{}
 }
 
-// New returns a Collector for cfg; newAPI is called once for each account.
+// New returns a Collector of accounts; newAPI is called once for each.
 // Call Close when done with it.
-func New(cfg *Config, newAPI NewAPI, opts Options) (*Collector, error) {
+func New(accounts []config.Account, newAPI NewAPI, opts Options) (*Collector, error) {
 	c := &Collector{opts: opts.withDefaults(), newAPI: newAPI}
 	c.log = c.opts.Logger
-	accounts, err := c.accountsFor(cfg, nil)
+	states, err := c.statesFor(accounts, nil)
 	if err != nil {
 		return nil, err
 	}
-	c.accounts = accounts
+	c.accounts = states
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
 
-// Reload makes the collector watch what cfg says from the next refresh on.
-// What was learnt about an account and database of the same names is kept,
-// so series do not lose their last values. On error nothing changes.
-func (c *Collector) Reload(cfg *Config) error {
+// Reload makes the collector watch accounts from the next refresh on. What
+// was learnt about an account and database of the same names is kept, so
+// series do not lose their last values. On error nothing changes.
+func (c *Collector) Reload(accounts []config.Account) error {
 	c.mu.Lock()
 	old := c.accounts
 	c.mu.Unlock()
-	accounts, err := c.accountsFor(cfg, old)
+	states, err := c.statesFor(accounts, old)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.accounts = accounts
+	c.accounts = states
 	// A refresh in flight works for the old accounts; the next collection
 	// starts one for the new ones.
 	c.inflight = nil
 	return nil
 }
 
-// accountsFor builds the accounts of cfg, carrying over the state of the
-// same-named accounts in old.
-func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error) {
-	if cfg == nil || len(cfg.Accounts) == 0 {
+// statesFor builds the state of accounts, carrying over what old, the
+// states in force, learnt about the same-named accounts.
+func (c *Collector) statesFor(accounts []config.Account, old []*accountState) ([]*accountState, error) {
+	if len(accounts) == 0 {
 		return nil, errors.New("collector: no accounts configured")
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	prev := make(map[string]*account, len(old))
-	for _, a := range old {
-		prev[a.cfg.Name] = a
-	}
-	accounts := make([]*account, 0, len(cfg.Accounts))
-	for _, ac := range cfg.Accounts {
-		ac.Key = newKeySource(ac, c.log.With("account", ac.Name), c.opts.KeyChanged)
+	apis := make([]API, len(accounts))
+	for i, ac := range accounts {
 		api, err := c.newAPI(ac)
 		if err != nil {
 			return nil, fmt.Errorf("account %q: %w", ac.Name, err)
 		}
-		a := &account{
-			cfg:  ac,
-			api:  api,
-			byID: map[string]*database{},
-		}
+		apis[i] = api
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prev := make(map[string]*accountState, len(old))
+	for _, a := range old {
+		prev[a.cfg.Name] = a
+	}
+	states := make([]*accountState, 0, len(accounts))
+	for i, ac := range accounts {
+		a := &accountState{cfg: ac, api: apis[i], byID: map[string]*databaseState{}}
 		if p := prev[ac.Name]; p != nil {
 			a.listing, a.listed, a.listedAt = p.listing, p.listed, p.listedAt
 			a.listedCount, a.hasListing, a.unsafeIDs = p.listedCount, p.hasListing, p.unsafeIDs
@@ -177,9 +172,9 @@ func (c *Collector) accountsFor(cfg *Config, old []*account) ([]*account, error)
 			}
 		}
 		a.retarget()
-		accounts = append(accounts, a)
+		states = append(states, a)
 	}
-	return accounts, nil
+	return states, nil
 }
 
 // Close stops any refresh in flight and waits for it to end.

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -58,7 +59,7 @@ func db(id, name, plan string, daily bool) upstash.Database {
 
 // cast is the golden tests' set of accounts: every series of the contract
 // appears in it.
-func cast() (*Config, map[string]*stubAPI) {
+func cast() ([]config.Account, map[string]*stubAPI) {
 	prod := newStub()
 	prod.databases = []upstash.Database{
 		db("healthy-1", "orders", "pro", true),
@@ -104,14 +105,14 @@ func cast() (*Config, map[string]*stubAPI) {
 	revoked.listErr = authError(upstash.EndpointListDatabases)
 	revoked.errs = map[string]error{"revoked-12": authError(upstash.EndpointListBackup)}
 
-	cfg := &Config{Source: "test", Accounts: []Account{
+	cfg := []config.Account{
 		{Name: "production", Email: "ops@example.com", APIKey: "k1"},
-		{Name: "staging", Email: "ops@example.com", APIKey: "k2", Databases: []DatabaseConfig{
+		{Name: "staging", Email: "ops@example.com", APIKey: "k2", Databases: []config.Database{
 			{ID: "cfg-9", Name: "renamed", ExpectedInterval: 6 * time.Hour},
 			{ID: "unlisted-10"},
 		}},
-		{Name: "revoked", Email: "ops@example.com", APIKey: "k3", Databases: []DatabaseConfig{{ID: "revoked-12"}}},
-	}}
+		{Name: "revoked", Email: "ops@example.com", APIKey: "k3", Databases: []config.Database{{ID: "revoked-12"}}},
+	}
 	return cfg, map[string]*stubAPI{"production": prod, "staging": staging, "revoked": revoked}
 }
 
@@ -297,8 +298,8 @@ func hasLine(text, line string) bool {
 	return false
 }
 
-func oneAccount(databases ...DatabaseConfig) *Config {
-	return &Config{Source: "test", Accounts: []Account{{Name: "a", Email: "ops@example.com", APIKey: "k", Databases: databases}}}
+func oneAccount(databases ...config.Database) []config.Account {
+	return []config.Account{{Name: "a", Email: "ops@example.com", APIKey: "k", Databases: databases}}
 }
 
 func TestConcurrentCollectionsShareOneRefresh(t *testing.T) {
@@ -414,7 +415,7 @@ func TestCollectionEndsByItsDeadline(t *testing.T) {
 func TestCollectionWithHungListing(t *testing.T) {
 	t.Parallel()
 	api := &hungAPI{}
-	c := newTestCollector(t, oneAccount(DatabaseConfig{ID: "db-1"}), nil, Options{Now: newClock(t0).now})
+	c := newTestCollector(t, oneAccount(config.Database{ID: "db-1"}), nil, Options{Now: newClock(t0).now})
 	c.accounts[0].api = api
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
@@ -445,7 +446,7 @@ func (hungAPI) ListBackups(ctx context.Context, _ string) (upstash.BackupList, e
 
 func TestRefreshEndsByItsOwnDeadline(t *testing.T) {
 	t.Parallel()
-	c := newTestCollector(t, oneAccount(DatabaseConfig{ID: "db-1"}), nil, Options{
+	c := newTestCollector(t, oneAccount(config.Database{ID: "db-1"}), nil, Options{
 		Now:            newClock(t0).now,
 		RefreshTimeout: 20 * time.Millisecond,
 	})
@@ -545,8 +546,8 @@ func TestDiscoveryFilters(t *testing.T) {
 		db("4", "prod-sessions", "pro", true),
 	}
 	cfg := oneAccount()
-	cfg.Accounts[0].Include = regexp.MustCompile(`^prod-`)
-	cfg.Accounts[0].Exclude = regexp.MustCompile(`-scratch$`)
+	cfg[0].Include = regexp.MustCompile(`^prod-`)
+	cfg[0].Exclude = regexp.MustCompile(`-scratch$`)
 	c := newTestCollector(t, cfg, map[string]*stubAPI{"a": api}, Options{Now: newClock(t0).now})
 
 	got := collectText(t, t.Context(), c)
@@ -569,7 +570,7 @@ func TestDatabaseInTwoAccountsIsExportedOnce(t *testing.T) {
 	a, b := newStub(), newStub()
 	a.databases = []upstash.Database{db("shared", "shared", "pro", true)}
 	b.databases = []upstash.Database{db("shared", "shared", "pro", true), db("own", "own", "pro", true)}
-	cfg := &Config{Source: "test", Accounts: []Account{{Name: "a", APIKey: "k"}, {Name: "b", APIKey: "k"}}}
+	cfg := []config.Account{{Name: "a", APIKey: "k"}, {Name: "b", APIKey: "k"}}
 	c := newTestCollector(t, cfg, map[string]*stubAPI{"a": a, "b": b}, Options{Now: newClock(t0).now})
 	// A duplicate series would fail the gather.
 	got := collectText(t, t.Context(), c)
@@ -585,7 +586,7 @@ func TestReloadKeepsState(t *testing.T) {
 	api.backups["db-1"] = upstash.BackupList{Backups: []upstash.Backup{at(time.Hour, completed, 1)}}
 	clk := newClock(t0)
 	apis := map[string]*stubAPI{"a": api}
-	c := newTestCollector(t, oneAccount(DatabaseConfig{ID: "db-1"}), apis, Options{Now: clk.now})
+	c := newTestCollector(t, oneAccount(config.Database{ID: "db-1"}), apis, Options{Now: clk.now})
 	collectText(t, t.Context(), c)
 
 	// After the reload the API fails: db-1 keeps its values; db-2 is new and
@@ -594,7 +595,7 @@ func TestReloadKeepsState(t *testing.T) {
 		s.errs["db-1"] = serverError(upstash.EndpointListBackup, "db-1")
 		s.errs["db-2"] = serverError(upstash.EndpointListBackup, "db-2")
 	})
-	if err := c.Reload(oneAccount(DatabaseConfig{ID: "db-1"}, DatabaseConfig{ID: "db-2"})); err != nil {
+	if err := c.Reload(oneAccount(config.Database{ID: "db-1"}, config.Database{ID: "db-2"})); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(time.Minute)
@@ -616,9 +617,9 @@ func TestReloadKeepsState(t *testing.T) {
 	}
 
 	// A factory error leaves the old configuration in force.
-	bad := oneAccount(DatabaseConfig{ID: "db-3"})
-	bad.Accounts[0].Name = "missing"
-	c.newAPI = func(Account) (API, error) { return nil, context.DeadlineExceeded }
+	bad := oneAccount(config.Database{ID: "db-3"})
+	bad[0].Name = "missing"
+	c.newAPI = func(config.Account) (API, error) { return nil, context.DeadlineExceeded }
 	if err := c.Reload(bad); err == nil {
 		t.Error("Reload accepted a configuration whose client could not be made")
 	}
@@ -631,7 +632,7 @@ func TestCollectAfterClose(t *testing.T) {
 	t.Parallel()
 	api := newStub()
 	api.backups["db-1"] = upstash.BackupList{Backups: []upstash.Backup{at(time.Hour, completed, 1)}}
-	c := newTestCollector(t, oneAccount(DatabaseConfig{ID: "db-1"}), map[string]*stubAPI{"a": api}, Options{Now: newClock(t0).now})
+	c := newTestCollector(t, oneAccount(config.Database{ID: "db-1"}), map[string]*stubAPI{"a": api}, Options{Now: newClock(t0).now})
 	collectText(t, t.Context(), c)
 	c.Close()
 	got := collectText(t, t.Context(), c)

@@ -44,8 +44,8 @@ type databaseView struct {
 	// ended: collect_success is then absent rather than 0.
 	lastRead    readResult
 	lastSuccess time.Time
-	summary     Summary
-	hasSummary  bool
+	stats       BackupStats
+	hasStats    bool
 	unreadable  []unreadable
 }
 
@@ -83,8 +83,8 @@ func (c *Collector) snapshot() []accountView {
 				name:        name,
 				lastRead:    d.lastRead,
 				lastSuccess: d.lastSuccess,
-				summary:     d.summary,
-				hasSummary:  d.hasSummary,
+				stats:       d.stats,
+				hasStats:    d.hasStats,
 				unreadable:  d.unreadable,
 			})
 		}
@@ -115,10 +115,10 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 	if !d.lastSuccess.IsZero() {
 		ch <- gauge(lastCollectSuccessDesc, unixSeconds(d.lastSuccess), id)
 	}
-	if !d.hasSummary {
+	if !d.hasStats {
 		return
 	}
-	s := &d.summary
+	s := &d.stats
 	for _, u := range d.unreadable {
 		ch <- gauge(entriesUnreadableDesc, float64(u.count), id, u.reason)
 	}

@@ -10,12 +10,12 @@ import (
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
-// FuzzSummarize checks Summarize's invariants on any backup list the
+// FuzzComputeStats checks ComputeStats's invariants on any backup list the
 // decoder can produce (positive creation times, sizes not negative, any
 // state): counts add up, the reported times are the extremes of their
 // states, sizes never go negative, and the order of the list does not
 // matter.
-func FuzzSummarize(f *testing.F) {
+func FuzzComputeStats(f *testing.F) {
 	seed := func(interval int64, daily bool, backups ...upstash.Backup) {
 		f.Add(encodeFuzzBackups(backups), interval, daily)
 	}
@@ -31,24 +31,24 @@ func FuzzSummarize(f *testing.F) {
 		if s.ExpectedInterval < 0 {
 			s.ExpectedInterval = 0 // configuration rejects non-positive intervals
 		}
-		sum := Summarize(backups, s)
-		checkSummary(t, backups, s, sum)
+		sum := ComputeStats(backups, s)
+		checkStats(t, backups, s, sum)
 
 		reversed := slices.Clone(backups)
 		slices.Reverse(reversed)
-		if got := Summarize(reversed, s); got != sum {
+		if got := ComputeStats(reversed, s); got != sum {
 			t.Errorf("order matters:\n%+v\n%+v", sum, got)
 		}
 		if len(backups) > 1 {
 			rotated := append(slices.Clone(backups[1:]), backups[0])
-			if got := Summarize(rotated, s); got != sum {
+			if got := ComputeStats(rotated, s); got != sum {
 				t.Errorf("order matters:\n%+v\n%+v", sum, got)
 			}
 		}
 	})
 }
 
-func checkSummary(t *testing.T, backups []upstash.Backup, s Settings, sum Summary) {
+func checkStats(t *testing.T, backups []upstash.Backup, s Settings, sum BackupStats) {
 	t.Helper()
 	if sum.Backups != len(backups) || sum.Pending+sum.Completed+sum.Failed+sum.Unknown != len(backups) {
 		t.Fatalf("counts %+v do not add up to %d backups", sum, len(backups))

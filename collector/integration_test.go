@@ -8,8 +8,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 // TestCollectFromFakeAPI drives the real client against the fake API over
@@ -25,12 +26,12 @@ func TestCollectFromFakeAPI(t *testing.T) {
 	srv.AddDatabase(upstashtest.Database{ID: "hung", Name: "sessions", DailyBackupEnabled: true})
 	srv.SetFault("hung", upstashtest.Fault{Hang: true})
 
-	cfg := &Config{Source: "test", Accounts: []Account{
+	cfg := []config.Account{
 		{Name: "good", Email: upstashtest.DefaultEmail, APIKey: upstashtest.DefaultAPIKey, APIURL: srv.URL},
 		{Name: "wrong-key", Email: upstashtest.DefaultEmail, APIKey: "not-the-key", APIURL: srv.URL},
-	}}
+	}
 	metrics := NewAPIMetrics()
-	newAPI := func(a Account) (API, error) {
+	newAPI := func(a config.Account) (API, error) {
 		return upstash.New(upstash.Config{
 			BaseURL:   a.APIURL,
 			Email:     a.Email,
@@ -92,12 +93,12 @@ func TestSlowRefreshKeepsHealthyDatabasesSucceeding(t *testing.T) {
 	// One refresh: list-databases and six list-backup calls one at a time,
 	// 7 x 40ms, well past the 60ms scrape deadline.
 	srv.SetLatency(40 * time.Millisecond)
-	newAPI := func(a Account) (API, error) {
+	newAPI := func(a config.Account) (API, error) {
 		return upstash.New(upstash.Config{BaseURL: a.APIURL, Email: a.Email, APIKey: string(a.APIKey), Timeout: 5 * time.Second})
 	}
-	cfg := &Config{Source: "test", Accounts: []Account{
+	cfg := []config.Account{
 		{Name: "a", Email: upstashtest.DefaultEmail, APIKey: upstashtest.DefaultAPIKey, APIURL: srv.URL},
-	}}
+	}
 	c, err := New(cfg, newAPI, Options{Concurrency: 1, Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)

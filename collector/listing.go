@@ -10,7 +10,7 @@ import (
 
 // listingFresh says whether the last listing, read less than ttl ago, can
 // stand for this refresh's. Caller holds mu.
-func (a *account) listingFresh(now time.Time, ttl time.Duration) bool {
+func (a *accountState) listingFresh(now time.Time, ttl time.Duration) bool {
 	return ttl > 0 && a.hasListing && now.Sub(a.listedAt) < ttl
 }
 
@@ -37,7 +37,7 @@ type listingNews struct {
 // setListing keeps a successful list-databases answer, read at now, with
 // the account's key removed from its label values, and says what changed. Empty ids, repeated ids and unsafe ids are left out.
 // Caller holds mu.
-func (a *account) setListing(databases []upstash.Database, now time.Time) listingNews {
+func (a *accountState) setListing(databases []upstash.Database, now time.Time) listingNews {
 	news := listingNews{before: a.listedCount, hadBefore: a.hasListing}
 	news.emptied = len(databases) == 0 && (!a.hasListing || a.listedCount > 0)
 	a.listedAt, a.listedCount, a.hasListing = now, len(databases), true
@@ -57,29 +57,11 @@ func (a *account) setListing(databases []upstash.Database, now time.Time) listin
 		if _, dup := a.listing[db.ID]; dup || db.ID == "" {
 			continue
 		}
-		a.listing[db.ID] = a.redacted(db)
+		a.listing[db.ID] = db
 		a.listed = append(a.listed, db.ID)
 	}
 	a.unsafeIDs = unsafe
 	return news
-}
-
-// redacted is db with the account's key removed from the fields that
-// become label values of upstash_redis_database_info. Include and exclude
-// match the name as exported.
-func (a *account) redacted(db upstash.Database) upstash.Database {
-	// The account's current and previous keys, in case the API echoes
-	// them.
-	r := a.cfg.Key.Redactor()
-	if r.Empty() {
-		return db
-	}
-	db.Name = r.String(db.Name)
-	db.Plan = r.String(db.Plan)
-	db.Region = r.String(db.Region)
-	db.PrimaryRegion = r.String(db.PrimaryRegion)
-	db.State = r.String(db.State)
-	return db
 }
 
 // log writes the warnings of a new listing; log carries the account.

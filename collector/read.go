@@ -46,24 +46,24 @@ func countProblems(problems []upstash.DecodeProblem) (counts []unreadable, skipp
 
 // refreshDatabase reads the backups of f's database and records the read's
 // outcome, which it returns.
-func (c *Collector) refreshDatabase(ctx context.Context, a *account, f fetch, log *slog.Logger) error {
+func (c *Collector) refreshDatabase(ctx context.Context, a *accountState, f fetch, log *slog.Logger) error {
 	list, err := a.api.ListBackups(ctx, f.db.id)
 	err = c.deadlineError(ctx, err)
-	var sum Summary
+	var sum BackupStats
 	var counts []unreadable
 	skipped := 0
 	if err == nil {
-		sum = Summarize(list.Backups, f.settings)
+		sum = ComputeStats(list.Backups, f.settings)
 		counts, skipped = countProblems(list.Problems)
 	}
 	now := c.opts.Now()
 
 	c.mu.Lock()
 	d := f.db
-	before, hadBackups := d.summary.Backups, d.hasSummary
+	before, hadBackups := d.stats.Backups, d.hasStats
 	d.finishRead(err == nil)
 	if err == nil {
-		d.summary, d.hasSummary, d.lastSuccess, d.unreadable = sum, true, now, counts
+		d.stats, d.hasStats, d.lastSuccess, d.unreadable = sum, true, now, counts
 	}
 	c.mu.Unlock()
 
@@ -109,6 +109,6 @@ func (c *Collector) fail(fetches []fetch) {
 }
 
 // finishRead records the outcome of a finished read of d. Caller holds mu.
-func (d *database) finishRead(ok bool) {
+func (d *databaseState) finishRead(ok bool) {
 	d.lastRead = readResult{finished: true, ok: ok}
 }

@@ -49,7 +49,7 @@ func (c *Collector) join() <-chan struct{} {
 }
 
 // run refreshes the accounts in parallel.
-func (c *Collector) run(ctx context.Context, accounts []*account) {
+func (c *Collector) run(ctx context.Context, accounts []*accountState) {
 	var wg sync.WaitGroup
 	for _, a := range accounts {
 		wg.Go(func() { c.refreshAccount(ctx, a) })
@@ -58,9 +58,9 @@ func (c *Collector) run(ctx context.Context, accounts []*account) {
 	c.warnSharedDatabases(accounts)
 }
 
-// fetch is a list-backup call to make, with the settings its summary needs.
+// fetch is a list-backup call to make, with the settings its stats need.
 type fetch struct {
-	db       *database
+	db       *databaseState
 	settings Settings
 }
 
@@ -72,7 +72,7 @@ type fetch struct {
 //
 // The account's up is recorded once, when its refresh ends, from the
 // outcomes of this refresh's calls.
-func (c *Collector) refreshAccount(ctx context.Context, a *account) {
+func (c *Collector) refreshAccount(ctx context.Context, a *accountState) {
 	log := c.log.With("account", a.cfg.Name)
 	var sawOK, sawAuth atomic.Bool
 	observe := func(err error) {
@@ -146,12 +146,12 @@ func (c *Collector) refreshAccount(ctx context.Context, a *account) {
 }
 
 // plan returns the list-backup calls a refresh must make. A database whose last
-// call succeeded less than ttl ago counts as answered by its cached summary.
+// call succeeded less than ttl ago counts as answered by its cached stats.
 // Caller holds mu.
-func (a *account) plan(now time.Time, ttl time.Duration) []fetch {
+func (a *accountState) plan(now time.Time, ttl time.Duration) []fetch {
 	fetches := make([]fetch, 0, len(a.watched))
 	for _, d := range a.watched {
-		if ttl > 0 && d.lastRead.ok && d.hasSummary && now.Sub(d.lastSuccess) < ttl {
+		if ttl > 0 && d.lastRead.ok && d.hasStats && now.Sub(d.lastSuccess) < ttl {
 			continue
 		}
 		fetches = append(fetches, fetch{db: d, settings: Settings{
@@ -164,7 +164,7 @@ func (a *account) plan(now time.Time, ttl time.Duration) []fetch {
 
 // warnSharedDatabases logs databases that several accounts list: only the
 // first account's series are exported for them.
-func (c *Collector) warnSharedDatabases(accounts []*account) {
+func (c *Collector) warnSharedDatabases(accounts []*accountState) {
 	type overlap struct{ id, first, also string }
 	var overlaps []overlap
 	c.mu.Lock()

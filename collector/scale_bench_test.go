@@ -14,8 +14,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 // These benchmarks measure the scale targets of the README's "Scaling"
@@ -97,10 +98,10 @@ func benchFake(b *testing.B, n, backups int, latency time.Duration) *upstashtest
 // client, as main builds it.
 func benchCollector(b *testing.B, srv *upstashtest.Server, opts Options) *Collector {
 	b.Helper()
-	cfg := &Config{Source: "bench", Accounts: []Account{
+	cfg := []config.Account{
 		{Name: "bench", Email: upstashtest.DefaultEmail, APIKey: upstashtest.DefaultAPIKey, APIURL: srv.URL},
-	}}
-	newAPI := func(a Account) (API, error) {
+	}
+	newAPI := func(a config.Account) (API, error) {
 		return upstash.New(upstash.Config{
 			BaseURL:     a.APIURL,
 			Email:       a.Email,
@@ -271,7 +272,7 @@ func BenchmarkScaleCacheTTL(b *testing.B) {
 }
 
 // BenchmarkScaleCPU is the collector's own work for N=1,000 databases of
-// 100 backups through an in-memory API: planning, Summarize, the state
+// 100 backups through an in-memory API: planning, ComputeStats, the state
 // updates and every metric. Network and JSON decoding are excluded (the
 // upstash package's BenchmarkDecodeBackups measures decoding).
 func BenchmarkScaleCPU(b *testing.B) {

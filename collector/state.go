@@ -3,13 +3,14 @@ package collector
 import (
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
-// account is one configured account and what refreshes learnt about it.
+// accountState is one configured account and what refreshes learnt about it.
 // Fields below api are guarded by Collector.mu.
-type account struct {
-	cfg Account
+type accountState struct {
+	cfg config.Account
 	api API
 
 	// listing is the last successful answer of list-databases, by id, and
@@ -28,8 +29,8 @@ type account struct {
 	unsafeIDs []string
 	// watched are the databases whose series are exported: the configured
 	// ones, or the discovered ones that pass include and exclude.
-	watched []*database
-	byID    map[string]*database
+	watched []*databaseState
+	byID    map[string]*databaseState
 
 	// up is the result of the account's latest finished refresh that
 	// made a call: at least one call succeeded and none was refused (401
@@ -38,15 +39,15 @@ type account struct {
 	up bool
 }
 
-// database is a watched database and the state its refreshes left.
-type database struct {
+// databaseState is a watched database and the state its refreshes left.
+type databaseState struct {
 	id string
 	// name and interval are the configured name and expected_interval.
 	name     string
 	interval time.Duration
 
-	summary    Summary
-	hasSummary bool
+	stats    BackupStats
+	hasStats bool
 	// unreadable counts, by reason, the entries of the last successful
 	// answer that could not be read as given; reasons without any are
 	// left out.
@@ -69,13 +70,13 @@ type readResult struct{ finished, ok bool }
 // retarget recomputes the watched databases from the configuration and the
 // last listing, keeping the state of databases that stay. Caller holds mu
 // (or owns a).
-func (a *account) retarget() {
-	byID := make(map[string]*database, len(a.byID))
-	watched := make([]*database, 0, len(a.watched))
-	keep := func(id string) *database {
+func (a *accountState) retarget() {
+	byID := make(map[string]*databaseState, len(a.byID))
+	watched := make([]*databaseState, 0, len(a.watched))
+	keep := func(id string) *databaseState {
 		d := a.byID[id]
 		if d == nil {
-			d = &database{id: id}
+			d = &databaseState{id: id}
 		}
 		byID[id] = d
 		watched = append(watched, d)
@@ -83,7 +84,7 @@ func (a *account) retarget() {
 	}
 	if a.cfg.Discovers() {
 		for _, id := range a.listed {
-			if _, dup := byID[id]; !dup && a.cfg.watches(a.listing[id].Name) {
+			if _, dup := byID[id]; !dup && a.cfg.Watches(a.listing[id].Name) {
 				keep(id)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -104,13 +105,13 @@ func (s *stubAPI) listCount() int {
 
 // stubs maps account names to their stubs.
 func stubs(m map[string]*stubAPI) NewAPI {
-	return func(a Account) (API, error) { return m[a.Name], nil }
+	return func(a config.Account) (API, error) { return m[a.Name], nil }
 }
 
 // newTestCollector builds a Collector that is closed when the test ends.
-func newTestCollector(t *testing.T, cfg *Config, apis map[string]*stubAPI, opts Options) *Collector {
+func newTestCollector(t *testing.T, accounts []config.Account, apis map[string]*stubAPI, opts Options) *Collector {
 	t.Helper()
-	c, err := New(cfg, stubs(apis), opts)
+	c, err := New(accounts, stubs(apis), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 // sleepLog is an upstash.Config.Sleep that records the waits asked for and
@@ -36,14 +37,14 @@ func (s *sleepLog) all() []time.Duration {
 func throttledCollector(t *testing.T, srv *upstashtest.Server, refreshTimeout time.Duration, ids ...string) (*Collector, *sleepLog) {
 	t.Helper()
 	sleeps := &sleepLog{}
-	var dbs []DatabaseConfig
+	var dbs []config.Database
 	for _, id := range ids {
-		dbs = append(dbs, DatabaseConfig{ID: id})
+		dbs = append(dbs, config.Database{ID: id})
 	}
-	cfg := &Config{Source: "test", Accounts: []Account{{
+	cfg := []config.Account{{
 		Name: "a", Email: upstashtest.DefaultEmail, APIKey: upstashtest.DefaultAPIKey, APIURL: srv.URL, Databases: dbs,
-	}}}
-	newAPI := func(a Account) (API, error) {
+	}}
+	newAPI := func(a config.Account) (API, error) {
 		return upstash.New(upstash.Config{
 			BaseURL: a.APIURL, Email: a.Email, APIKey: string(a.APIKey),
 			Timeout: 5 * time.Second, Sleep: sleeps.sleep,

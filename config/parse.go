@@ -215,10 +215,10 @@ func (p *parser) database(n *yaml.Node, at path) (Database, *yaml.Node) {
 	f := p.mapping(n, at, "id", "name", "expected_interval")
 	d := Database{ID: strings.TrimSpace(p.str(f["id"], at.with("id"))), Name: p.str(f["name"], at.with("name"))}
 	idNode := cmp.Or(f["id"], n)
-	switch {
-	case d.ID == "":
+	switch d.ID {
+	case "":
 		p.fail(idNode, at.with("id"), errors.New("missing"))
-	case d.ID == "." || d.ID == "..":
+	case ".", "..":
 		p.fail(idNode, at.with("id"), fmt.Errorf("%q is not a database id: a URL path would normalise it away", d.ID))
 		d.ID = ""
 	}

@@ -31,7 +31,7 @@ esac
 targets=(
 	"./upstash FuzzDecodeBackups"
 	"./upstash FuzzDecodeDatabases"
-	"./collector FuzzSummarize"
+	"./collector FuzzComputeStats"
 )
 
 out=$(mktemp)

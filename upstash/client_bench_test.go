@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 // benchNow is after every generated backup, so none is skipped as future.

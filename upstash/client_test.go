@@ -429,3 +429,25 @@ func TestDotSegmentIDsAreNotSent(t *testing.T) {
 		})
 	}
 }
+
+// An API that echoes the key in the databases it lists: the fields that
+// become label values of upstash_redis_database_info come back with
+// <secret> for every encoding of the key.
+func TestListedDatabaseFieldsAreRedacted(t *testing.T) {
+	t.Parallel()
+	const key = "k&y+/0005"
+	c, _ := newTestClient(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`[{"database_id":"db-1","database_name":` + jsonString("orders "+key) +
+			`,"type":` + jsonString(base64.StdEncoding.EncodeToString([]byte(testEmail+":"+key))) +
+			`,"region":` + jsonString("eu-"+url.QueryEscape(key)) +
+			`,"primary_region":` + jsonString(html.EscapeString(key)) + `,"state":"active"}]`))
+	}, func(cfg *Config) { cfg.APIKey = key })
+	dbs, err := c.ListDatabases(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Database{ID: "db-1", Name: "orders <secret>", Plan: "<secret>", Region: "eu-<secret>", PrimaryRegion: "<secret>", State: "active"}
+	if len(dbs) != 1 || dbs[0] != want {
+		t.Errorf("databases %+v, want %+v", dbs, want)
+	}
+}

@@ -60,5 +60,12 @@ func (c *Client) ListDatabases(ctx context.Context) ([]Database, error) {
 	if err != nil {
 		return nil, err
 	}
+	// These fields become label values; an API echoing the request could
+	// make them the key.
+	for i := range dbs {
+		db := &dbs[i]
+		db.Name, db.Plan, db.Region = c.redact(db.Name), c.redact(db.Plan), c.redact(db.Region)
+		db.PrimaryRegion, db.State = c.redact(db.PrimaryRegion), c.redact(db.State)
+	}
 	return dbs, nil
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 // TestAnswersEchoingTheKeyNeverLeakIt: an API, or a proxy before it, that

@@ -6,7 +6,7 @@
 //
 // API serves the account's Developer API calls in process, as an
 // http.RoundTripper: the demo opens no port and makes no network call. The
-// test fake in upstash/upstashtest serves the same cast and wire types.
+// test fake in internal/upstashtest serves the same cast and wire types.
 package demo
 
 import (

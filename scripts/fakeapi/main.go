@@ -1,5 +1,5 @@
 // Command fakeapi serves the fake Upstash Developer API of
-// upstash/upstashtest as a process of its own, on a loopback address, for
+// internal/upstashtest as a process of its own, on a loopback address, for
 // tests that run the exporter binary as an operator would (end-to-end under
 // Prometheus, memory limits, CPU benchmarks). It is not part of the
 // exporter.
@@ -56,8 +56,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
 )
 
 func main() {

@@ -18,7 +18,7 @@ const (
 // Developer API does not document are counted.
 const StateUnknown = "unknown"
 
-// Settings are what Summarize needs to know about a database beyond its
+// Settings are what ComputeStats needs to know about a database beyond its
 // backup list.
 type Settings struct {
 	// ExpectedInterval is the configured expected_interval; 0 when not set.
@@ -35,9 +35,9 @@ type Timestamp struct {
 	Valid bool
 }
 
-// Summary is what one database's backup list says, in the terms of the
+// BackupStats is what one database's backup list says, in the terms of the
 // metric contract's "Backups" table.
-type Summary struct {
+type BackupStats struct {
 	// Backups is the number of backups listed.
 	Backups int
 	// Per-state counts. Unknown counts every state other than pending,
@@ -105,7 +105,7 @@ func knownState(state string) string {
 	return StateUnknown
 }
 
-// Summarize computes a database's Summary from its backup list, in one pass
+// ComputeStats computes a database's BackupStats from its backup list, in one pass
 // and in any input order (list-backup's order is undefined). It does no I/O
 // and reads no clock.
 //
@@ -113,8 +113,8 @@ func knownState(state string) string {
 // smallest readable backup_size is reported, so the result does not depend
 // on order; the size is unknown only when none of them has a readable one.
 // A size that could not be read is never counted as 0.
-func Summarize(backups []upstash.Backup, s Settings) Summary {
-	sum := Summary{Backups: len(backups)}
+func ComputeStats(backups []upstash.Backup, s Settings) BackupStats {
+	sum := BackupStats{Backups: len(backups)}
 	var hourly, daily bool
 	for i := range backups {
 		b := &backups[i]

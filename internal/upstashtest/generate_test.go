@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 func TestGenerateBackups(t *testing.T) {

@@ -35,16 +35,16 @@ func TestSummarize(t *testing.T) {
 		name     string
 		backups  []upstash.Backup
 		settings Settings
-		want     Summary
+		want     BackupStats
 	}{
 		{
 			name: "no backups: counts are zero, everything else absent",
-			want: Summary{},
+			want: BackupStats{},
 		},
 		{
 			name:     "no backups, daily backup enabled",
 			settings: Settings{DailyBackupEnabled: true},
-			want:     Summary{ExpectedInterval: 24 * time.Hour},
+			want:     BackupStats{ExpectedInterval: 24 * time.Hour},
 		},
 		{
 			name: "healthy daily database",
@@ -53,7 +53,7 @@ func TestSummarize(t *testing.T) {
 				daily(backup(100, completed, 10)),
 				daily(backup(200, completed, 20)),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 3, Completed: 3,
 				Newest: ts(300), LastCompleted: ts(300), OldestCompleted: ts(100),
 				LastCompletedSizeBytes: 30, RetainedSizeBytes: 60,
@@ -67,7 +67,7 @@ func TestSummarize(t *testing.T) {
 				backup(300, failed, 0),
 				backup(200, failed, 0),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 3, Completed: 1, Failed: 2,
 				Newest: ts(300), LastCompleted: ts(100), LastFailed: ts(300), OldestCompleted: ts(100),
 				LastCompletedSizeBytes: 10, RetainedSizeBytes: 10, LatestState: failed,
@@ -80,7 +80,7 @@ func TestSummarize(t *testing.T) {
 				backup(200, pending, 0),
 				backup(300, completed, 7),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 3, Pending: 2, Completed: 1,
 				Newest: ts(400), LastCompleted: ts(300), OldestPending: ts(200), OldestCompleted: ts(300),
 				LastCompletedSizeBytes: 7, RetainedSizeBytes: 7, LatestState: pending,
@@ -93,7 +93,7 @@ func TestSummarize(t *testing.T) {
 				backup(500, failed, 0),
 				backup(500, pending, 0),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 3, Pending: 1, Completed: 1, Failed: 1,
 				Newest: ts(500), LastCompleted: ts(500), LastFailed: ts(500), OldestPending: ts(500), OldestCompleted: ts(500),
 				LastCompletedSizeBytes: 5, RetainedSizeBytes: 5, LatestState: failed,
@@ -105,7 +105,7 @@ func TestSummarize(t *testing.T) {
 				backup(500, completed, 5),
 				backup(500, pending, 0),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 2, Pending: 1, Completed: 1,
 				Newest: ts(500), LastCompleted: ts(500), OldestPending: ts(500), OldestCompleted: ts(500),
 				LastCompletedSizeBytes: 5, RetainedSizeBytes: 5, LatestState: pending,
@@ -118,7 +118,7 @@ func TestSummarize(t *testing.T) {
 				backup(500, "archived", 0),
 				backup(400, pending, 0),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 3, Pending: 1, Completed: 1, Unknown: 1,
 				Newest: ts(500), LastCompleted: ts(500), OldestPending: ts(400), OldestCompleted: ts(500),
 				LastCompletedSizeBytes: 5, RetainedSizeBytes: 5, LatestState: StateUnknown,
@@ -130,7 +130,7 @@ func TestSummarize(t *testing.T) {
 				backup(500, completed, 9),
 				backup(500, completed, 4),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 2, Completed: 2,
 				Newest: ts(500), LastCompleted: ts(500), OldestCompleted: ts(500),
 				LastCompletedSizeBytes: 4, RetainedSizeBytes: 13, LatestState: completed,
@@ -143,7 +143,7 @@ func TestSummarize(t *testing.T) {
 				backup(400, completed, 7),
 				sizeUnknown(backup(300, completed, 0)),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 3, Completed: 3,
 				Newest: ts(500), LastCompleted: ts(500), OldestCompleted: ts(300),
 				LastCompletedSizeUnknown: true, RetainedSizeBytes: 7, LatestState: completed,
@@ -156,7 +156,7 @@ func TestSummarize(t *testing.T) {
 				backup(500, completed, 9),
 				sizeUnknown(backup(500, completed, 0)),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 3, Completed: 3,
 				Newest: ts(500), LastCompleted: ts(500), OldestCompleted: ts(500),
 				LastCompletedSizeBytes: 9, RetainedSizeBytes: 9, LatestState: completed,
@@ -168,7 +168,7 @@ func TestSummarize(t *testing.T) {
 				sizeUnknown(backup(500, failed, 0)),
 				backup(400, completed, 3),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 2, Completed: 1, Failed: 1,
 				Newest: ts(500), LastCompleted: ts(400), LastFailed: ts(500), OldestCompleted: ts(400),
 				LastCompletedSizeBytes: 3, RetainedSizeBytes: 3, LatestState: failed,
@@ -180,7 +180,7 @@ func TestSummarize(t *testing.T) {
 				backup(100, "", 0),
 				backup(200, "deleting", 3),
 			},
-			want: Summary{Backups: 2, Unknown: 2, Newest: ts(200), LatestState: StateUnknown},
+			want: BackupStats{Backups: 2, Unknown: 2, Newest: ts(200), LatestState: StateUnknown},
 		},
 		{
 			name: "state case is tolerated",
@@ -188,7 +188,7 @@ func TestSummarize(t *testing.T) {
 				backup(100, "Completed", 3),
 				backup(200, "FAILED", 0),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 2, Completed: 1, Failed: 1,
 				Newest: ts(200), LastCompleted: ts(100), LastFailed: ts(200), OldestCompleted: ts(100),
 				LastCompletedSizeBytes: 3, RetainedSizeBytes: 3, LatestState: failed,
@@ -199,7 +199,7 @@ func TestSummarize(t *testing.T) {
 			backups: []upstash.Backup{
 				backup(0, completed, 0),
 			},
-			want: Summary{
+			want: BackupStats{
 				Backups: 1, Completed: 1,
 				Newest: ts(0), LastCompleted: ts(0), OldestCompleted: ts(0),
 				LatestState: completed,
@@ -209,7 +209,7 @@ func TestSummarize(t *testing.T) {
 			name:     "hourly backup beats daily flags",
 			backups:  []upstash.Backup{hourly(backup(100, completed, 1)), daily(backup(50, completed, 1))},
 			settings: Settings{DailyBackupEnabled: true},
-			want: Summary{
+			want: BackupStats{
 				Backups: 2, Completed: 2,
 				Newest: ts(100), LastCompleted: ts(100), OldestCompleted: ts(50),
 				LastCompletedSizeBytes: 1, RetainedSizeBytes: 2, LatestState: completed,
@@ -219,7 +219,7 @@ func TestSummarize(t *testing.T) {
 		{
 			name:    "daily backup flag without daily backup enabled",
 			backups: []upstash.Backup{daily(backup(100, failed, 0))},
-			want: Summary{
+			want: BackupStats{
 				Backups: 1, Failed: 1, Newest: ts(100), LastFailed: ts(100),
 				LatestState: failed, ExpectedInterval: 24 * time.Hour,
 			},
@@ -228,7 +228,7 @@ func TestSummarize(t *testing.T) {
 			name:     "configured interval beats hourly backups",
 			backups:  []upstash.Backup{hourly(backup(100, failed, 0))},
 			settings: Settings{ExpectedInterval: 6 * time.Hour, DailyBackupEnabled: true},
-			want: Summary{
+			want: BackupStats{
 				Backups: 1, Failed: 1, Newest: ts(100), LastFailed: ts(100),
 				LatestState: failed, ExpectedInterval: 6 * time.Hour,
 			},
@@ -236,7 +236,7 @@ func TestSummarize(t *testing.T) {
 		{
 			name:     "configured interval without backups",
 			settings: Settings{ExpectedInterval: 12 * time.Hour},
-			want:     Summary{ExpectedInterval: 12 * time.Hour},
+			want:     BackupStats{ExpectedInterval: 12 * time.Hour},
 		},
 	}
 	for _, tt := range tests {
@@ -250,8 +250,8 @@ func TestSummarize(t *testing.T) {
 				orders = append(orders, append(slices.Clone(tt.backups[i:]), tt.backups[:i]...))
 			}
 			for _, order := range orders {
-				if got := Summarize(order, tt.settings); got != tt.want {
-					t.Errorf("Summarize(%v)\n got %+v\nwant %+v", order, got, tt.want)
+				if got := ComputeStats(order, tt.settings); got != tt.want {
+					t.Errorf("ComputeStats(%v)\n got %+v\nwant %+v", order, got, tt.want)
 				}
 			}
 		})
@@ -267,6 +267,6 @@ func BenchmarkSummarize(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		Summarize(backups, Settings{DailyBackupEnabled: true})
+		ComputeStats(backups, Settings{DailyBackupEnabled: true})
 	}
 }

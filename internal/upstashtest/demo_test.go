@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
-	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash/upstashtest"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 )
 
 // demoStart is when the demos of these tests start: a minute before the
