@@ -103,6 +103,9 @@ type Collector struct {
 	mu       sync.Mutex
 	accounts []*accountState
 	inflight chan struct{}
+	// overlaps are the databases watched through two accounts that the
+	// log has been told of.
+	overlaps map[overlap]bool
 }
 
 // New returns a Collector of accounts; newAPI is called once for each.

@@ -169,3 +169,34 @@ func TestBackupListEmptied(t *testing.T) {
 		t.Errorf("%d lines %s, want 1:\n%s", n, want, logs.String())
 	}
 }
+
+// A database watched through two accounts is warned about when the overlap
+// appears, not on every refresh, and again when it comes back after going
+// away.
+func TestSharedDatabaseWarnedOnce(t *testing.T) {
+	t.Parallel()
+	one, two := newStub(), newStub()
+	one.databases = []upstash.Database{db("db-1", "orders", "pro", true)}
+	two.databases = []upstash.Database{db("db-1", "orders", "pro", true)}
+	accounts := []config.Account{
+		{Name: "one", Email: "ops@example.com", APIKey: "k1"},
+		{Name: "two", Email: "ops@example.com", APIKey: "k2"},
+	}
+	var logs syncBuffer
+	c := newTestCollector(t, accounts, map[string]*stubAPI{"one": one, "two": two}, Options{Now: newClock(t0).now, Logger: newLogger(&logs)})
+	const warning = `msg="Database is watched through more than one account; only the first account's series are exported" database_id=db-1 account=one also_account=two`
+	count := func() int { return strings.Count(logs.String(), warning) }
+	for range 3 {
+		collectText(t, t.Context(), c)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("warned %d times over 3 refreshes, want once:\n%s", n, logs.String())
+	}
+	two.set(func(s *stubAPI) { s.databases = nil })
+	collectText(t, t.Context(), c)
+	two.set(func(s *stubAPI) { s.databases = []upstash.Database{db("db-1", "orders", "pro", true)} })
+	collectText(t, t.Context(), c)
+	if n := count(); n != 2 {
+		t.Errorf("warned %d times after the overlap came back, want 2:\n%s", n, logs.String())
+	}
+}

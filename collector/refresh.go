@@ -162,24 +162,34 @@ func (a *accountState) plan(now time.Time, ttl time.Duration) []fetch {
 	return fetches
 }
 
+// overlap is a database that two accounts watch.
+type overlap struct{ id, first, also string }
+
 // warnSharedDatabases logs databases that several accounts list: only the
-// first account's series are exported for them.
+// first account's series are exported for them. Each overlap is logged when
+// it appears, not on every refresh.
 func (c *Collector) warnSharedDatabases(accounts []*accountState) {
-	type overlap struct{ id, first, also string }
-	var overlaps []overlap
+	var news []overlap
 	c.mu.Lock()
 	owner := map[string]string{}
+	now := map[overlap]bool{}
 	for _, a := range accounts {
 		for _, d := range a.watched {
-			if first, ok := owner[d.id]; ok {
-				overlaps = append(overlaps, overlap{d.id, first, a.cfg.Name})
+			first, ok := owner[d.id]
+			if !ok {
+				owner[d.id] = a.cfg.Name
 				continue
 			}
-			owner[d.id] = a.cfg.Name
+			o := overlap{d.id, first, a.cfg.Name}
+			now[o] = true
+			if !c.overlaps[o] {
+				news = append(news, o)
+			}
 		}
 	}
+	c.overlaps = now
 	c.mu.Unlock()
-	for _, o := range overlaps {
+	for _, o := range news {
 		c.log.Warn("Database is watched through more than one account; only the first account's series are exported",
 			"database_id", o.id, "account", o.first, "also_account", o.also)
 	}
