@@ -14,12 +14,10 @@ import (
 )
 
 // Endpoint names, as they appear in the exporter's api_requests_total
-// "endpoint" label and in error messages. The client does not call
-// get_database; the name is kept for test servers that serve it.
+// "endpoint" label and in error messages.
 const (
 	EndpointListBackup    = "list_backup"
 	EndpointListDatabases = "list_databases"
-	EndpointGetDatabase   = "get_database"
 )
 
 // Request outcome codes used where no HTTP status came back.

@@ -159,7 +159,7 @@ func (s *Server) answer(endpoint, databaseID string, hideCredentials bool) reply
 	switch endpoint {
 	case upstash.EndpointListDatabases:
 		return reply{http.StatusOK, jsonContent, s.databaseListBody()}
-	case upstash.EndpointGetDatabase:
+	case EndpointGetDatabase:
 		s.mu.RLock()
 		e, ok := s.databases[databaseID]
 		s.mu.RUnlock()

@@ -5,12 +5,17 @@ import (
 	"time"
 )
 
+// EndpointGetDatabase names GET /redis/database/{id}, which the server
+// serves as the API does and the exporter never calls: a call to it is a
+// bug the request log shows.
+const EndpointGetDatabase = "get_database"
+
 // Request is one call the server received, recorded when its handler ended.
 type Request struct {
 	Method   string
 	Path     string
 	RawQuery string
-	// Endpoint is upstash.EndpointListBackup, EndpointListDatabases or
+	// Endpoint is upstash.EndpointListBackup, upstash.EndpointListDatabases or
 	// EndpointGetDatabase, empty for a path the API does not have.
 	Endpoint   string
 	DatabaseID string

@@ -162,7 +162,7 @@ func route(path string) (endpoint, databaseID string) {
 
 var databaseRoutes = []struct{ prefix, endpoint string }{
 	{"/redis/list-backup/", upstash.EndpointListBackup},
-	{"/redis/database/", upstash.EndpointGetDatabase},
+	{"/redis/database/", EndpointGetDatabase},
 }
 
 const jsonContent = "application/json"

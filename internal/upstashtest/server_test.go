@@ -315,7 +315,7 @@ func TestRequestLog(t *testing.T) {
 	want := []upstashtest.Request{
 		{Method: "GET", Path: "/redis/databases", Endpoint: upstash.EndpointListDatabases, Status: 200, Time: now},
 		{Method: "GET", Path: "/redis/list-backup/" + ordersID, Endpoint: upstash.EndpointListBackup, DatabaseID: ordersID, Status: 200, Time: now},
-		{Method: "GET", Path: "/redis/database/nope", RawQuery: "credentials=hide", Endpoint: upstash.EndpointGetDatabase, DatabaseID: "nope", Status: 404, Time: now},
+		{Method: "GET", Path: "/redis/database/nope", RawQuery: "credentials=hide", Endpoint: upstashtest.EndpointGetDatabase, DatabaseID: "nope", Status: 404, Time: now},
 		{Method: "GET", Path: "/elsewhere", Status: 404, Time: now},
 		{Method: "GET", Path: "/redis/databases", Endpoint: upstash.EndpointListDatabases, Status: 401, Time: now},
 	}
@@ -328,7 +328,7 @@ func TestRequestLog(t *testing.T) {
 			t.Errorf("request %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	for endpoint, n := range map[string]int{upstash.EndpointListDatabases: 2, upstash.EndpointListBackup: 1, upstash.EndpointGetDatabase: 1, "": 1} {
+	for endpoint, n := range map[string]int{upstash.EndpointListDatabases: 2, upstash.EndpointListBackup: 1, upstashtest.EndpointGetDatabase: 1, "": 1} {
 		if got := s.RequestCount(endpoint); got != n {
 			t.Errorf("RequestCount(%q) = %d, want %d", endpoint, got, n)
 		}
@@ -365,7 +365,7 @@ func TestRequestLogLimit(t *testing.T) {
 		if n := len(log); n > 0 && log[n-1].DatabaseID != string(rune('a'+tc.calls-1)) {
 			t.Errorf("limit %d: newest logged is %q, want the last call", tc.limit, log[n-1].DatabaseID)
 		}
-		if got := s.RequestCount(upstash.EndpointGetDatabase); got != tc.calls {
+		if got := s.RequestCount(upstashtest.EndpointGetDatabase); got != tc.calls {
 			t.Errorf("limit %d: RequestCount %d, want %d", tc.limit, got, tc.calls)
 		}
 	}

@@ -168,10 +168,10 @@ func (f *fake) control(w http.ResponseWriter, r *http.Request) {
 	if what == "requests" && r.Method == http.MethodGet {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]int64{
-			upstash.EndpointListDatabases: int64(f.api.RequestCount(upstash.EndpointListDatabases)),
-			upstash.EndpointListBackup:    int64(f.api.RequestCount(upstash.EndpointListBackup)) + f.streamed.Load(),
-			upstash.EndpointGetDatabase:   int64(f.api.RequestCount(upstash.EndpointGetDatabase)),
-			"other":                       int64(f.api.RequestCount("")),
+			upstash.EndpointListDatabases:   int64(f.api.RequestCount(upstash.EndpointListDatabases)),
+			upstash.EndpointListBackup:      int64(f.api.RequestCount(upstash.EndpointListBackup)) + f.streamed.Load(),
+			upstashtest.EndpointGetDatabase: int64(f.api.RequestCount(upstashtest.EndpointGetDatabase)),
+			"other":                         int64(f.api.RequestCount("")),
 		})
 		return
 	}

@@ -169,7 +169,7 @@ func (p *params) dur(k string, def time.Duration) time.Duration {
 func (p *params) endpoint() string {
 	e := p.str("endpoint", upstash.EndpointListBackup)
 	switch e {
-	case upstash.EndpointListDatabases, upstash.EndpointListBackup, upstash.EndpointGetDatabase:
+	case upstash.EndpointListDatabases, upstash.EndpointListBackup, upstashtest.EndpointGetDatabase:
 	default:
 		if p.err == nil {
 			p.err = fmt.Errorf("endpoint=%q: want list_databases, list_backup or get_database", e)
