@@ -181,7 +181,7 @@ func (e *exporter) newClient(a config.Account) (collector.API, error) {
 		Email:                a.Email,
 		APIKey:               string(a.APIKey),
 		Timeout:              e.opts.apiTimeout,
-		MaxResponseBytes:     e.opts.maxResponseBytes,
+		MaxResponseBytes:     int64(e.opts.maxResponseBytes),
 		Transport:            e.demo, // nil (the network) unless --demo
 		MaxRequestsPerSecond: e.opts.maxRPS,
 		Concurrency:          e.opts.concurrency,

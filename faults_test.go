@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/units"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/upstashtest"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
@@ -79,7 +80,7 @@ type faultCase struct {
 	scrapeTimeout time.Duration
 	// apiTimeout is --upstash.timeout; 5s when zero.
 	apiTimeout       time.Duration
-	maxResponseBytes int64
+	maxResponseBytes units.Base2Bytes
 
 	// A failure: the class logged and the codes of the target's
 	// list-backup calls.
@@ -302,7 +303,9 @@ func runFaultCase(t *testing.T, tc faultCase) {
 		if tc.apiTimeout != 0 {
 			o.apiTimeout = tc.apiTimeout
 		}
-		o.maxResponseBytes = tc.maxResponseBytes
+		if tc.maxResponseBytes != 0 {
+			o.maxResponseBytes = tc.maxResponseBytes
+		}
 	})
 
 	// A healthy scrape first: the values the target must keep, and the

@@ -125,10 +125,12 @@ func exporterOptions(configFile string) options {
 		telemetryPath: "/metrics",
 		apiTimeout:    10 * time.Second,
 		maxRetryAfter: upstash.DefaultMaxRetryAfter,
-		concurrency:   8,
-		timeoutOffset: 500 * time.Millisecond,
-		logLevel:      "debug",
-		logFormat:     "json",
+		// The flag's default.
+		maxResponseBytes: upstash.DefaultMaxResponseBytes,
+		concurrency:      8,
+		timeoutOffset:    500 * time.Millisecond,
+		logLevel:         "debug",
+		logFormat:        "json",
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -50,9 +51,8 @@ type options struct {
 	demo          bool
 	enablePprof   bool
 	webConfig     *web.FlagConfig
-	// maxResponseBytes is not a flag: tests lower the client's body limit
-	// to exercise it without sending 64 MiB. 0 keeps the client's default.
-	maxResponseBytes int64
+	// maxResponseBytes bounds what is read of one API answer.
+	maxResponseBytes units.Base2Bytes
 	// timeouts are not flags either: tests shorten them.
 	timeouts serverTimeouts
 }
@@ -75,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("upstash.timeout", "Time limit for one Upstash API call.").Default("10s").DurationVar(&o.apiTimeout)
 	app.Flag("upstash.max-requests-per-second", "Client-side limit of API calls per second, per account; 0 is unlimited.").Default("0").Float64Var(&o.maxRPS)
 	app.Flag("upstash.max-retry-after", "Longest hold of a Retry-After: after a 429, the calls of that endpoint of the account (list-databases or list-backup) wait at most this long, whatever the API asks, and the next success ends the hold. upstash_backup_exporter_api_held_until_timestamp_seconds shows a hold in force. Must be positive.").Default(upstash.DefaultMaxRetryAfter.String()).DurationVar(&o.maxRetryAfter)
+	app.Flag("upstash.max-response-size", "Longest API answer read; a longer one is refused (class too_large). Answers are decoded as they arrive, so memory does not grow with it.").Default("64MiB").BytesVar(&o.maxResponseBytes)
 	app.Flag("upstash.concurrency", "list-backup calls in flight at once, per account.").Default("8").IntVar(&o.concurrency)
 	app.Flag("upstash.cache-ttl", "Reuse a database's last answer for this long; 0 fetches on every scrape.").Default("0s").DurationVar(&o.cacheTTL)
 	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to get the collection deadline.").Default("0.5s").DurationVar(&o.timeoutOffset)
@@ -104,8 +105,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "%s: error: --upstash.concurrency must be at least 1\n", exporterName)
 		return 2
 	}
-	if o.apiTimeout <= 0 || o.maxRetryAfter <= 0 || o.cacheTTL < 0 || o.timeoutOffset < 0 || o.maxRPS < 0 {
-		fmt.Fprintf(stderr, "%s: error: --upstash.timeout and --upstash.max-retry-after must be positive; --upstash.cache-ttl, --upstash.max-requests-per-second and --scrape.timeout-offset not negative\n", exporterName)
+	if o.apiTimeout <= 0 || o.maxRetryAfter <= 0 || o.maxResponseBytes <= 0 || o.cacheTTL < 0 || o.timeoutOffset < 0 || o.maxRPS < 0 {
+		fmt.Fprintf(stderr, "%s: error: --upstash.timeout, --upstash.max-retry-after and --upstash.max-response-size must be positive; --upstash.cache-ttl, --upstash.max-requests-per-second and --scrape.timeout-offset not negative\n", exporterName)
 		return 2
 	}
 

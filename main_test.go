@@ -484,3 +484,47 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryFlagIsDocumented: each flag --help lists has its row in the
+// README's flag table, and the table lists no flag the binary lacks.
+func TestEveryFlagIsDocumented(t *testing.T) {
+	t.Parallel()
+	var help, errs bytes.Buffer
+	if code := run([]string{"--help"}, &help, &errs, func(string) string { return "" }); code != 0 {
+		t.Fatalf("--help exited %d: %s", code, errs.String())
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagName := regexp.MustCompile(`--[a-z][a-z0-9.-]+`)
+	documented := map[string]bool{}
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "| `--") {
+			for _, f := range flagName.FindAllString(strings.SplitN(line, "|", 3)[1], -1) {
+				documented[f] = true
+			}
+		}
+	}
+	// A flag's line: "--name=VALUE", "--[no-]name", "-h, --[no-]help".
+	helpFlag := regexp.MustCompile(`^(?:-\w, )?--(?:\[no-\])?([a-z][a-z0-9.-]+)`)
+	listed := map[string]bool{}
+	for line := range strings.Lines(help.String()) {
+		if m := helpFlag.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			listed["--"+m[1]] = true
+		}
+	}
+	for _, f := range []string{"--help", "--help-long", "--help-man", "--completion-bash", "--completion-script-bash", "--completion-script-zsh"} {
+		delete(listed, f)
+	}
+	for f := range listed {
+		if !documented[f] {
+			t.Errorf("%s is a flag but has no row in README.md's flag table", f)
+		}
+	}
+	for f := range documented {
+		if !listed[f] && f != "--help" {
+			t.Errorf("README.md documents %s, which --help does not list", f)
+		}
+	}
+}
