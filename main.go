@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
 
@@ -115,7 +116,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if o.configCheck {
 		cfg, err := loadConfig(o, getenv)
 		if err != nil {
-			fmt.Fprintf(stderr, "configuration is invalid: %v\n", keysNamedBy(o, getenv).Error(err))
+			keys := redact.Join(configRedactor(cfg), keysNamedBy(o, getenv))
+			fmt.Fprintf(stderr, "configuration is invalid: %v\n", keys.Error(err))
 			return 1
 		}
 		fmt.Fprint(stdout, configRedactor(cfg).String(cfg.String()))

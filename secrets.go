@@ -1,13 +1,8 @@
 package main
 
 import (
-	"path/filepath"
 	"regexp"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
-
-	promconfig "github.com/prometheus/common/config"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
@@ -51,9 +46,9 @@ func configRedactor(cfg *config.Config) *redact.Redactor {
 }
 
 // keysNamedBy is best effort: the keys the configuration the flags name
-// could hold, found without validating it (the environment's, the demo's,
-// and the file's api_key values and api_key_file contents), so that the
-// error of a configuration that does not load cannot quote them.
+// could hold besides those a failed load still read (config.Load returns
+// them with its error): the environment's, the demo's, and the api_key
+// values of a file too broken to parse, since its error may quote a line.
 func keysNamedBy(o options, getenv func(string) string) *redact.Redactor {
 	envEmail := strings.TrimSpace(getenv(config.EnvEmail))
 	creds := []redact.Credential{{User: envEmail, Key: strings.TrimSpace(getenv(config.EnvAPIKey))}}
@@ -70,8 +65,8 @@ func keysNamedBy(o options, getenv func(string) string) *redact.Redactor {
 var apiKeyLine = regexp.MustCompile(`(?m)^[\s-]*["']?api_key["']?\s*:\s*(?:!\S*\s+)?(.*?)\s*(?:\s#.*)?$`)
 
 // keysInFile reads the configuration file at path, if it is a small regular
-// file, for the keys it names: api_key values whatever their YAML tag,
-// api_key_file contents, and the e-mail next to each.
+// file, for the api_key values its lines hold, whatever their YAML tag or
+// quotes.
 func keysInFile(path, envEmail string) []redact.Credential {
 	data, err := config.ReadSmallFile(path, config.MaxConfigFileSize)
 	if err != nil {
@@ -82,38 +77,5 @@ func keysInFile(path, envEmail string) []redact.Credential {
 		key := strings.Trim(string(m[1]), `"'`)
 		creds = append(creds, redact.Credential{User: envEmail, Key: key}, redact.Credential{User: envEmail, Key: string(m[1])})
 	}
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) != nil {
-		return creds
-	}
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.MappingNode {
-			email, key := envEmail, ""
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i].Value, n.Content[i+1]
-				if v.Kind != yaml.ScalarNode {
-					continue
-				}
-				switch k {
-				case "email":
-					email = strings.TrimSpace(v.Value)
-				case "api_key":
-					key = strings.TrimSpace(v.Value)
-				case "api_key_file":
-					if k, err := config.ReadKeyFile(promconfig.JoinDir(filepath.Dir(path), v.Value)); err == nil {
-						key = k
-					}
-				}
-			}
-			if key != "" {
-				creds = append(creds, redact.Credential{User: email, Key: key})
-			}
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(&root)
 	return creds
 }

@@ -135,7 +135,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // relative to the configuration file's directory.
 //
 // The returned error lists every problem found, each as an *Error, in the
-// order of the file; it never contains an API key.
+// order of the file; it never contains an API key. With an error, the
+// Config returned holds what could be read (nil if the file could not be
+// read or parsed), so that the caller can redact the keys it names from
+// whatever it prints; it must not be used otherwise.
 func Load(path string, getenv func(string) string) (*Config, error) {
 	data, err := ReadSmallFile(path, MaxConfigFileSize)
 	if err != nil {
@@ -149,10 +152,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 func Parse(data []byte, path string, getenv func(string) string) (*Config, error) {
 	p := parser{file: path, dir: filepath.Dir(path), getenv: getenv}
 	cfg := p.parse(data)
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return cfg, p.err()
 }
 
 // FromEnv is the configuration without a file: one account named "default"

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,12 +89,34 @@ testdata/bad-http-client-wrong-type.yml:12: accounts[0].unknown_top: unknown fie
 			if got := err.Error(); got != want {
 				t.Errorf("error:\n got %s\nwant %s", got, want)
 			}
+			// What could be read comes back with the error, for the
+			// caller to redact the keys it names.
+			if cfg != nil {
+				for _, a := range cfg.Accounts {
+					if a.APIKey != "" && !slices.Contains(fixtureKeys, string(a.APIKey)) {
+						t.Errorf("partial configuration holds key %q, not one of the file's", a.APIKey)
+					}
+				}
+			}
 			for _, key := range fixtureKeys {
 				if strings.Contains(err.Error(), key) {
 					t.Errorf("error contains the API key %q", key)
 				}
 			}
 		})
+	}
+}
+
+// A file that fails validation still gives the keys it could read, so that
+// whatever prints its error can redact them.
+func TestRejectedConfigKeepsItsKeys(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load("testdata/bad-wrong-type.yml", env(nil))
+	if err == nil || cfg == nil || len(cfg.Accounts) != 1 || cfg.Accounts[0].APIKey != "secret-key-9999" {
+		t.Errorf("got %v, %v: want the account and its key with the error", cfg, err)
+	}
+	if cfg, err := Load("testdata/bad-syntax.yml", env(nil)); err == nil || cfg != nil {
+		t.Errorf("a file that does not parse gave %v, %v", cfg, err)
 	}
 }
 

@@ -81,12 +81,12 @@ func (p *parser) parse(data []byte) *Config {
 	case err != nil:
 		// A syntax error, as the YAML library words it (with its line).
 		p.errs = append(p.errs, &Error{File: p.file, Err: err})
-		return cfg
+		return nil
 	default:
 		var extra yaml.Node
 		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 			p.fail(&extra, nil, errors.New("more than one YAML document"))
-			return cfg
+			return nil
 		}
 	}
 	var root *yaml.Node
