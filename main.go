@@ -98,16 +98,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if exited {
 		return exitCode
 	}
-	if err := checkTelemetryPath(o.telemetryPath); err != nil {
+	if err := checkFlags(o); err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
-		return 2
-	}
-	if o.concurrency < 1 {
-		fmt.Fprintf(stderr, "%s: error: --upstash.concurrency must be at least 1\n", exporterName)
-		return 2
-	}
-	if o.apiTimeout <= 0 || o.maxRetryAfter <= 0 || o.maxResponseBytes <= 0 || o.cacheTTL < 0 || o.timeoutOffset < 0 || o.maxRPS < 0 {
-		fmt.Fprintf(stderr, "%s: error: --upstash.timeout, --upstash.max-retry-after and --upstash.max-response-size must be positive; --upstash.cache-ttl, --upstash.max-requests-per-second and --scrape.timeout-offset not negative\n", exporterName)
 		return 2
 	}
 
@@ -174,4 +166,29 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	wg.Wait()
 	e.collector.Close()
 	return code
+}
+
+// checkFlags tells, in one line, the first flag whose value cannot work.
+func checkFlags(o options) error {
+	if err := checkTelemetryPath(o.telemetryPath); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		bad  bool
+		want string
+	}{
+		{"--upstash.concurrency", o.concurrency < 1, "must be at least 1"},
+		{"--upstash.timeout", o.apiTimeout <= 0, "must be positive"},
+		{"--upstash.max-retry-after", o.maxRetryAfter <= 0, "must be positive"},
+		{"--upstash.max-response-size", o.maxResponseBytes <= 0, "must be positive"},
+		{"--upstash.cache-ttl", o.cacheTTL < 0, "must not be negative"},
+		{"--upstash.max-requests-per-second", o.maxRPS < 0, "must not be negative"},
+		{"--scrape.timeout-offset", o.timeoutOffset < 0, "must not be negative"},
+	} {
+		if f.bad {
+			return fmt.Errorf("%s %s", f.name, f.want)
+		}
+	}
+	return nil
 }

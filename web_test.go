@@ -464,6 +464,12 @@ func TestBadFlags(t *testing.T) {
 		{"--web.telemetry-path=\n/x", `must start with "/", got "\n/x"`},
 		{"--upstash.max-retry-after=0s", "--upstash.max-retry-after must be positive"},
 		{"--upstash.max-retry-after=-1m", "--upstash.max-retry-after must be positive"},
+		{"--upstash.max-response-size=0", "--upstash.max-response-size must be positive"},
+		{"--upstash.concurrency=0", "--upstash.concurrency must be at least 1"},
+		{"--upstash.timeout=0s", "--upstash.timeout must be positive"},
+		{"--upstash.cache-ttl=-1s", "--upstash.cache-ttl must not be negative"},
+		{"--upstash.max-requests-per-second=-1", "--upstash.max-requests-per-second must not be negative"},
+		{"--scrape.timeout-offset=-1s", "--scrape.timeout-offset must not be negative"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run([]string{"--demo", "--web.listen-address=127.0.0.1:0", c.flag}, &stdout, &stderr, func(string) string { return "" })
