@@ -607,3 +607,71 @@ func TestHelmConfigPassesConfigCheck(t *testing.T) {
 		}
 	})
 }
+
+// chartDocumentedValues returns the values.yaml keys that carry a helm-docs
+// comment ("# -- "), as dotted paths.
+func chartDocumentedValues(values string) []string {
+	keyLine := regexp.MustCompile(`^( *)([A-Za-z][\w.-]*):`)
+	type level struct {
+		indent int
+		key    string
+	}
+	var stack []level
+	var keys []string
+	documented := false
+	for line := range strings.Lines(values) {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "# -- ") {
+			documented = true
+			continue
+		}
+		m := keyLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		for len(stack) > 0 && stack[len(stack)-1].indent >= len(m[1]) {
+			stack = stack[:len(stack)-1]
+		}
+		stack = append(stack, level{len(m[1]), m[2]})
+		if documented {
+			var path []string
+			for _, l := range stack {
+				path = append(path, l.key)
+			}
+			keys = append(keys, strings.Join(path, "."))
+			documented = false
+		}
+	}
+	return keys
+}
+
+// TestHelmReadmeListsValues checks that every documented value is in the
+// chart README's table, and that nothing in that table is gone from
+// values.yaml.
+func TestHelmReadmeListsValues(t *testing.T) {
+	t.Parallel()
+	values, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(chartDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := chartDocumentedValues(string(values))
+	if len(keys) < 20 || !slices.Contains(keys, "serviceMonitor.jobName") || !slices.Contains(keys, "image.digest") {
+		t.Fatalf("values.yaml: documented keys %v: the parser or the comments are off", keys)
+	}
+	var rows []string
+	for line := range strings.Lines(string(readme)) {
+		if key, ok := strings.CutPrefix(line, "| "); ok {
+			key, _, _ = strings.Cut(key, " |")
+			if key != "Key" && !strings.HasPrefix(key, "-") {
+				rows = append(rows, key)
+			}
+		}
+	}
+	if !slices.Equal(rows, keys) {
+		t.Errorf("README.md values table lists %v,\nvalues.yaml documents %v", rows, keys)
+	}
+}
