@@ -81,7 +81,7 @@ func chartAppVersion(t *testing.T) string {
 	return c.AppVersion
 }
 
-func TestChartMetadata(t *testing.T) {
+func TestHelmChartMetadata(t *testing.T) {
 	t.Parallel()
 	var c chartMetadata
 	readStrict(t, filepath.Join(chartDir, "Chart.yaml"), &c)
@@ -514,9 +514,9 @@ func TestHelmRefuses(t *testing.T) {
 	}
 }
 
-// TestDecodeRenderedCatches makes sure decodeRendered fails on what it is
+// TestHelmDecodeRenderedCatches makes sure decodeRendered fails on what it is
 // there for.
-func TestDecodeRenderedCatches(t *testing.T) {
+func TestHelmDecodeRenderedCatches(t *testing.T) {
 	t.Parallel()
 	out, err := helmTemplate(t, "all-enabled-values.yaml")
 	if err != nil {

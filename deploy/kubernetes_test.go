@@ -119,14 +119,14 @@ func loadManifests(t *testing.T) map[string]any {
 	return out
 }
 
-func TestManifestsDecodeStrictly(t *testing.T) {
+func TestKubernetesManifestsDecodeStrictly(t *testing.T) {
 	t.Parallel()
 	loadManifests(t)
 }
 
-// TestStrictDecodingCatchesTypos makes sure the decoding above would fail on
+// TestKubernetesStrictDecodingCatchesTypos makes sure the decoding above would fail on
 // the mistake it is there for.
-func TestStrictDecodingCatchesTypos(t *testing.T) {
+func TestKubernetesStrictDecodingCatchesTypos(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile(filepath.Join(k8sDir, "deployment.yaml"))
 	if err != nil {
@@ -243,7 +243,7 @@ func imagePinError(image string) error {
 	return nil
 }
 
-func TestImagePinError(t *testing.T) {
+func TestKubernetesImagePinError(t *testing.T) {
 	t.Parallel()
 	for image, pinned := range map[string]bool{
 		k8sImage + ":v0.1.0":                             true,
@@ -261,7 +261,7 @@ func TestImagePinError(t *testing.T) {
 	}
 }
 
-func TestDeploymentHardening(t *testing.T) {
+func TestKubernetesDeploymentHardening(t *testing.T) {
 	t.Parallel()
 	m := loadManifests(t)
 	dep, ok := m["deployment.yaml"].(*appsv1.Deployment)
@@ -322,9 +322,9 @@ func TestDeploymentHardening(t *testing.T) {
 	}
 }
 
-// TestKustomization checks that `kubectl apply -k kubernetes` applies every
+// TestKubernetesKustomization checks that `kubectl apply -k kubernetes` applies every
 // manifest but the Secret example, and pins the image the Deployment names.
-func TestKustomization(t *testing.T) {
+func TestKubernetesKustomization(t *testing.T) {
 	t.Parallel()
 	m := loadManifests(t)
 	k, _ := m["kustomization.yaml"].(*k8sKustomization)
@@ -424,7 +424,7 @@ func checkNetworkPolicy(t *testing.T, where string, np *networkingv1.NetworkPoli
 	}
 }
 
-func TestNetworkPolicy(t *testing.T) {
+func TestKubernetesNetworkPolicy(t *testing.T) {
 	t.Parallel()
 	m := loadManifests(t)
 	np, _ := m["networkpolicy.yaml"].(*networkingv1.NetworkPolicy)
@@ -439,7 +439,7 @@ func TestNetworkPolicy(t *testing.T) {
 	}
 }
 
-func TestServiceAndServiceMonitor(t *testing.T) {
+func TestKubernetesServiceAndServiceMonitor(t *testing.T) {
 	t.Parallel()
 	m := loadManifests(t)
 	dep, _ := m["deployment.yaml"].(*appsv1.Deployment)
@@ -514,9 +514,9 @@ func k8sWantRuleGroups(t *testing.T) []monitoringv1.RuleGroup {
 	return append(groups, alerts.Groups...)
 }
 
-// TestPrometheusRule checks that the PrometheusRule carries the same rules
+// TestKubernetesPrometheusRule checks that the PrometheusRule carries the same rules
 // as the rule files: compared decoded, so comments and layout may differ.
-func TestPrometheusRule(t *testing.T) {
+func TestKubernetesPrometheusRule(t *testing.T) {
 	t.Parallel()
 	var pr monitoringv1.PrometheusRule
 	readStrict(t, prometheusRuleFile, &pr)
