@@ -358,17 +358,25 @@ func checkChartRender(t *testing.T, file string, r chartRender) {
 		if keyVol.Secret.SecretName != values.ExistingSecret.Name {
 			t.Errorf("the pod mounts Secret %s, want existingSecret.name %s", keyVol.Secret.SecretName, values.ExistingSecret.Name)
 		}
-		want := []corev1.KeyToPath{{Key: values.ExistingSecret.Key, Path: "api-key"}}
+		var want []corev1.KeyToPath
+		if values.ExistingSecret.Key != "" {
+			want = []corev1.KeyToPath{{Key: values.ExistingSecret.Key, Path: "api-key"}}
+		}
 		if !reflect.DeepEqual(keyVol.Secret.Items, want) {
 			t.Errorf("Secret items %+v, want %+v", keyVol.Secret.Items, want)
 		}
-		keyFiles["api-key"] = true
+		if values.ExistingSecret.Key != "" {
+			keyFiles["api-key"] = true
+		}
 	}
 	for _, a := range cfg.Accounts {
 		if a.APIKey != "" {
 			t.Errorf("account %s: api_key in a ConfigMap; use api_key_file", a.Name)
 		}
-		if filepath.Dir(a.APIKeyFile) != chartKeyDir || !keyFiles[filepath.Base(a.APIKeyFile)] {
+		// Without existingSecret.key, the files are the keys of a Secret
+		// the chart does not see.
+		known := values.ExistingSecret.Name == "" || values.ExistingSecret.Key != ""
+		if filepath.Dir(a.APIKeyFile) != chartKeyDir || (known && !keyFiles[filepath.Base(a.APIKeyFile)]) {
 			t.Errorf("account %s: api_key_file %s is none of the Secret's files %v in %s", a.Name, a.APIKeyFile, keyFiles, chartKeyDir)
 		}
 	}
