@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not part of Go itself:
 # Debian's prometheus package (promtool and a real Prometheus server),
-# buildah and podman for the container test, and golangci-lint and
-# actionlint (pinned, built through the Go module proxy). Safe to run again: it installs only
+# buildah and podman for the container test, and golangci-lint,
+# actionlint and helm (pinned, built through the Go module proxy). Safe to run again: it installs only
 # what is missing. Source it to get GOLANGCI_LINT set.
 set -euo pipefail
 
 GOLANGCI_LINT_VERSION=v2.15.0
 ACTIONLINT_VERSION=v1.7.12
+HELM_VERSION=v3.22.0
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -58,6 +59,14 @@ if ! "$gobin/actionlint" -version 2>/dev/null | grep -q "${ACTIONLINT_VERSION#v}
 	say "building actionlint $ACTIONLINT_VERSION"
 	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION") ||
 		{ say "could not build actionlint"; setup_failed=1; }
+fi
+# helm: lints and renders the chart in deploy/helm (the test step helm and
+# deploy's helm_test.go). Built with go install, helm reports its version
+# as major.minor only, hence the comparison without the patch level.
+if ! "$gobin/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION%.0}"; then
+	say "building helm $HELM_VERSION"
+	(cd / && GOFLAGS= GOBIN=$gobin go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") ||
+		{ say "could not build helm"; setup_failed=1; }
 fi
 export GOLANGCI_LINT
 export PATH=$gobin:$PATH

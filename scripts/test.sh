@@ -52,6 +52,20 @@ gofmt_clean() {
 	[ -z "$out" ] || { echo "gofmt would change: $out"; return 1; }
 }
 
+# helm_check lints the chart and renders it with each values file of its
+# ci/ folder; deploy's helm_test.go decodes the objects strictly. The
+# Kubernetes version is given because a helm built with go install assumes
+# v1.20, below the chart's kubeVersion.
+helm_check() {
+	local chart=deploy/helm/upstash-backup-exporter f
+	helm lint --strict --kube-version 1.30.0 "$chart" || return 1
+	for f in "$chart"/ci/*.yaml; do
+		helm lint --strict --kube-version 1.30.0 "$chart" -f "$f" || return 1
+		helm template ci "$chart" --namespace monitoring --kube-version 1.30.0 -f "$f" >/dev/null || return 1
+		echo "rendered with $f"
+	done
+}
+
 export PATH
 selected=("$@")
 want() { [ ${#selected[@]} -eq 0 ] || [[ " ${selected[*]} " == *" $1 "* ]]; }
@@ -64,6 +78,7 @@ want go && step go-test-race promtool -- go test -race -count=1 ./...
 [ -f deploy/go.mod ] && want deploy && step deploy-go-test -- bash -c 'cd deploy && go vet ./... && go test -count=1 ./...'
 [ -f deploy/prometheus/alerts.yml ] && want rules && step promtool-rules promtool -- \
 	bash -c 'promtool check rules deploy/prometheus/alerts.yml && promtool test rules deploy/prometheus/alerts_test.yml'
+[ -d deploy/helm ] && want helm && step helm helm -- helm_check
 [ -x scripts/fuzz.sh ] && want fuzz && step fuzz-short -- scripts/fuzz.sh short
 [ -x scripts/bench.sh ] && want bench && step bench-short -- scripts/bench.sh short
 [ -x scripts/e2e-prometheus.sh ] && want e2e && step e2e-prometheus prometheus promtool curl -- scripts/e2e-prometheus.sh
