@@ -101,6 +101,8 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*e
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	e.config = config.NewSafeConfig(e.static)
+	e.static.MustRegister(constGauge("upstash_backup_exporter_shard_index", "Which of the replicas sharing the databases this is (--shard.index).", o.shard.Index),
+		constGauge("upstash_backup_exporter_shards", "How many replicas share the databases (--shard.count); 1 when not sharded.", o.shard.Count))
 	e.api = collector.NewAPIMetrics()
 	e.static.MustRegister(e.api)
 	if o.demo {
@@ -113,6 +115,7 @@ func newExporter(o options, logger *slog.Logger, getenv func(string) string) (*e
 			Concurrency: o.concurrency,
 			CacheTTL:    o.cacheTTL,
 			Logger:      e.logger,
+			Shard:       o.shard,
 		})
 		return err
 	})
@@ -230,4 +233,13 @@ func (e *exporter) reloadLoop(ctx context.Context, requests <-chan chan error) {
 			reply <- err
 		}
 	}
+}
+
+// constGauge is a gauge of a flag's value, such as the shard's: two
+// replicas that claim the same index, or disagree on the count, show on
+// /metrics.
+func constGauge(name, help string, v int) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	g.Set(float64(v))
+	return g
 }

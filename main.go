@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,6 +31,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/upstash-backup-exporter/upstash_backup_exporter/collector"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/demo"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/internal/redact"
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
@@ -51,6 +54,8 @@ type options struct {
 	logFormat     string
 	demo          bool
 	enablePprof   bool
+	shard         collector.Shard
+	shardPodName  string
 	webConfig     *web.FlagConfig
 	// maxResponseBytes bounds what is read of one API answer.
 	maxResponseBytes units.Base2Bytes
@@ -83,6 +88,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [text, logfmt, json]; logfmt and json are those of the other Prometheus components.").Default("text").EnumVar(&o.logFormat, "text", "logfmt", "json")
 	app.Flag("web.enable-pprof", "Serve Go's runtime profiles (net/http/pprof) under /debug/pprof/ and link them from the landing page.").BoolVar(&o.enablePprof)
+	app.Flag("shard.count", "Number of replicas that share the databases; each reads those whose hash of database_id modulo this is its --shard.index.").Default("1").IntVar(&o.shard.Count)
+	app.Flag("shard.index", "Which of the --shard.count replicas this is, from 0.").Default("0").IntVar(&o.shard.Index)
+	app.Flag("shard.pod-name", "StatefulSet pod name whose ordinal suffix (name-2) is the --shard.index; set it from the downward API's metadata.name.").StringVar(&o.shardPodName)
 	app.Flag("demo", "Serve a built-in simulated Upstash API and watch it. Needs no credentials; the data is not real.").BoolVar(&o.demo)
 	o.webConfig = kingpinflag.AddFlags(app, ":10035")
 	app.Version(version.Print(exporterName))
@@ -98,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if exited {
 		return exitCode
 	}
-	if err := checkFlags(o); err != nil {
+	if err := checkFlags(&o); err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
 		return 2
 	}
@@ -169,9 +177,24 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 }
 
 // checkFlags tells, in one line, the first flag whose value cannot work.
-func checkFlags(o options) error {
+// It sets the shard index from --shard.pod-name.
+func checkFlags(o *options) error {
 	if err := checkTelemetryPath(o.telemetryPath); err != nil {
 		return err
+	}
+	if o.shardPodName != "" {
+		i := strings.LastIndexByte(o.shardPodName, '-')
+		n, err := strconv.Atoi(o.shardPodName[i+1:])
+		if i < 0 || err != nil || n < 0 {
+			return fmt.Errorf("--shard.pod-name %q does not end in -<ordinal>, as a StatefulSet's pods do", o.shardPodName)
+		}
+		if o.shard.Index != 0 && o.shard.Index != n {
+			return fmt.Errorf("--shard.index %d and --shard.pod-name %q disagree; set one", o.shard.Index, o.shardPodName)
+		}
+		o.shard.Index = n
+	}
+	if o.shard.Count < 1 || o.shard.Index < 0 || o.shard.Index >= o.shard.Count {
+		return fmt.Errorf("--shard.index must be from 0 to --shard.count - 1 (%d), got %d", o.shard.Count-1, o.shard.Index)
 	}
 	for _, f := range []struct {
 		name string

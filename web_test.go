@@ -470,6 +470,10 @@ func TestBadFlags(t *testing.T) {
 		{"--upstash.cache-ttl=-1s", "--upstash.cache-ttl must not be negative"},
 		{"--upstash.max-requests-per-second=-1", "--upstash.max-requests-per-second must not be negative"},
 		{"--scrape.timeout-offset=-1s", "--scrape.timeout-offset must not be negative"},
+		{"--shard.index=3", "--shard.index must be from 0 to --shard.count - 1 (0), got 3"},
+		{"--shard.count=0", "--shard.index must be from 0 to --shard.count - 1 (-1), got 0"},
+		{"--shard.pod-name=exporter", `--shard.pod-name "exporter" does not end in -<ordinal>`},
+		{"--shard.pod-name=exporter-x", `--shard.pod-name "exporter-x" does not end in -<ordinal>`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run([]string{"--demo", "--web.listen-address=127.0.0.1:0", c.flag}, &stdout, &stderr, func(string) string { return "" })

@@ -58,6 +58,10 @@ type Options struct {
 	// Logger receives failures of API calls and decode problems. Defaults
 	// to discarding.
 	Logger *slog.Logger
+	// Shard selects the databases this replica reads (--shard.index and
+	// --shard.count); the zero value reads every database. Every replica
+	// lists the databases and exports the account's series.
+	Shard Shard
 }
 
 func (o Options) withDefaults() Options {
@@ -164,7 +168,7 @@ func (c *Collector) statesFor(accounts []config.Account, old []*accountState) ([
 	}
 	states := make([]*accountState, 0, len(accounts))
 	for i, ac := range accounts {
-		a := &accountState{cfg: ac, api: apis[i], byID: map[string]*databaseState{}}
+		a := &accountState{cfg: ac, api: apis[i], shard: c.opts.Shard, byID: map[string]*databaseState{}}
 		if p := prev[ac.Name]; p != nil {
 			a.listing, a.listed, a.listedAt = p.listing, p.listed, p.listedAt
 			a.listedCount, a.hasListing, a.unsafeIDs = p.listedCount, p.hasListing, p.unsafeIDs

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"hash/fnv"
 	"time"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/config"
@@ -12,6 +13,8 @@ import (
 type accountState struct {
 	cfg config.Account
 	api API
+	// shard selects the databases this replica reads.
+	shard Shard
 
 	// listing is the last successful answer of list-databases, by id, and
 	// listed its order.
@@ -84,15 +87,33 @@ func (a *accountState) retarget() {
 	}
 	if a.cfg.Discovers() {
 		for _, id := range a.listed {
-			if _, dup := byID[id]; !dup && a.cfg.Watches(a.listing[id].Name) {
+			if _, dup := byID[id]; !dup && a.cfg.Watches(a.listing[id].Name) && a.shard.Owns(id) {
 				keep(id)
 			}
 		}
 	} else {
 		for _, dc := range a.cfg.Databases {
-			d := keep(dc.ID)
-			d.name, d.interval = dc.Name, dc.ExpectedInterval
+			if a.shard.Owns(dc.ID) {
+				d := keep(dc.ID)
+				d.name, d.interval = dc.Name, dc.ExpectedInterval
+			}
 		}
 	}
 	a.byID, a.watched = byID, watched
+}
+
+// Shard selects the databases of one replica among Count, as
+// kube-state-metrics shards objects: those whose FNV-1a hash of database_id
+// modulo Count is Index. A database stays in its shard for as long as
+// Count stays the same. The zero value selects every database.
+type Shard struct{ Index, Count int }
+
+// Owns reports whether the database of this id is read by the shard.
+func (s Shard) Owns(id string) bool {
+	if s.Count <= 1 {
+		return true
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id)) // a hash.Hash never fails
+	return h.Sum64()%uint64(s.Count) == uint64(s.Index)
 }
