@@ -42,7 +42,7 @@ type Options struct {
 	// refresh.
 	CacheTTL time.Duration
 	// Timeout is the collection deadline of Collect, used when the caller
-	// gives none (Refresh and CollectContext take the scrape's). It bounds
+	// gives none (Refresh takes the scrape's). It bounds
 	// how long a collection waits for the shared refresh, never the refresh
 	// itself or its API calls.
 	Timeout time.Duration
@@ -99,10 +99,6 @@ type Collector struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	runs   sync.WaitGroup
-
-	// testHookJoined, when set, is called by each collection once it has
-	// joined a refresh.
-	testHookJoined func()
 
 	mu       sync.Mutex
 	accounts []*accountState
@@ -206,28 +202,20 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
 	defer cancel()
-	c.CollectContext(ctx, ch)
-}
-
-// CollectContext collects with ctx's deadline: it waits for the shared
-// refresh until ctx ends, then reports what is known. A database the refresh
-// has not read yet reports the outcome of its latest finished read and keeps
-// its last values; its read goes on in the refresh, up to
-// Options.RefreshTimeout.
-func (c *Collector) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
 	c.Refresh(ctx).Collect(ch)
 }
 
-// Refresh joins the refresh in flight, or starts one, and waits for it until
-// ctx ends. It returns a prometheus.Collector that reports what that refresh
-// found without starting another, so a caller can wait for its turn to
-// render after Refresh and its scrape still shares the one refresh.
+// Refresh is the collector's entry point, for the /metrics handler and the
+// tests alike. It joins the refresh in flight, or starts one, and waits for
+// it until ctx ends. It returns a prometheus.Collector that reports what is
+// known then, without starting another refresh: a database the refresh has
+// not read yet reports the outcome of its latest finished read and keeps
+// its last values, and its read goes on, up to Options.RefreshTimeout. A
+// caller can so wait for its turn to render after Refresh and its scrape
+// still shares the one refresh.
 func (c *Collector) Refresh(ctx context.Context) prometheus.Collector {
 	start := c.opts.Now()
 	done := c.join()
-	if c.testHookJoined != nil {
-		c.testHookJoined()
-	}
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -302,51 +303,49 @@ func oneAccount(databases ...config.Database) []config.Account {
 	return []config.Account{{Name: "a", Email: "ops@example.com", APIKey: "k", Databases: databases}}
 }
 
+// TestConcurrentCollectionsShareOneRefresh runs in a synctest bubble, so
+// that synctest.Wait tells when every scrape is waiting for the refresh.
 func TestConcurrentCollectionsShareOneRefresh(t *testing.T) {
 	t.Parallel()
-	api := newStub()
-	api.databases = []upstash.Database{db("db-1", "one", "pro", true)}
-	api.backups["db-1"] = upstash.BackupList{Backups: []upstash.Backup{at(time.Hour, completed, 1)}}
-	api.gate = make(chan struct{})
-	api.entered = make(chan string, 1)
-	c := newTestCollector(t, oneAccount(), map[string]*stubAPI{"a": api}, Options{Now: newClock(t0).now})
+	synctest.Test(t, func(t *testing.T) {
+		api := newStub()
+		api.databases = []upstash.Database{db("db-1", "one", "pro", true)}
+		api.backups["db-1"] = upstash.BackupList{Backups: []upstash.Backup{at(time.Hour, completed, 1)}}
+		api.gate = make(chan struct{})
+		api.entered = make(chan string, 1)
+		c := newTestCollector(t, oneAccount(), map[string]*stubAPI{"a": api}, Options{Now: newClock(t0).now})
 
-	const scrapes = 5
-	joined := make(chan struct{}, scrapes)
-	c.testHookJoined = func() { joined <- struct{}{} }
-
-	var wg sync.WaitGroup
-	results := make([]string, scrapes)
-	for i := range scrapes {
-		wg.Go(func() { results[i] = collectText(t, t.Context(), c) })
-	}
-	// Every scrape has joined while the one list-backup call is held.
-	<-api.entered
-	for range scrapes {
-		<-joined
-	}
-	close(api.gate)
-	wg.Wait()
-
-	if n := api.calls("db-1"); n != 1 {
-		t.Errorf("%d list-backup calls for %d concurrent scrapes, want 1", n, scrapes)
-	}
-	if n := api.listCount(); n != 1 {
-		t.Errorf("%d list-databases calls for %d concurrent scrapes, want 1", n, scrapes)
-	}
-	for i, r := range results {
-		if !hasLine(r, `upstash_backup_exporter_collect_success{database_id="db-1"} 1`) {
-			t.Errorf("scrape %d:\n%s", i, r)
+		const scrapes = 5
+		var wg sync.WaitGroup
+		results := make([]string, scrapes)
+		for i := range scrapes {
+			wg.Go(func() { results[i] = collectText(t, t.Context(), c) })
 		}
-	}
+		// Every scrape has joined while the one list-backup call is held.
+		<-api.entered
+		synctest.Wait()
+		close(api.gate)
+		wg.Wait()
 
-	// The refresh has ended: the next scrape starts a new one.
-	c.testHookJoined = nil
-	api.set(func(s *stubAPI) { s.gate, s.entered = nil, nil })
-	collectText(t, t.Context(), c)
-	if n := api.calls("db-1"); n != 2 {
-		t.Errorf("%d list-backup calls after a second refresh, want 2", n)
-	}
+		if n := api.calls("db-1"); n != 1 {
+			t.Errorf("%d list-backup calls for %d concurrent scrapes, want 1", n, scrapes)
+		}
+		if n := api.listCount(); n != 1 {
+			t.Errorf("%d list-databases calls for %d concurrent scrapes, want 1", n, scrapes)
+		}
+		for i, r := range results {
+			if !hasLine(r, `upstash_backup_exporter_collect_success{database_id="db-1"} 1`) {
+				t.Errorf("scrape %d:\n%s", i, r)
+			}
+		}
+
+		// The refresh has ended: the next scrape starts a new one.
+		api.set(func(s *stubAPI) { s.gate, s.entered = nil, nil })
+		collectText(t, t.Context(), c)
+		if n := api.calls("db-1"); n != 2 {
+			t.Errorf("%d list-backup calls after a second refresh, want 2", n)
+		}
+	})
 }
 
 func TestCollectionEndsByItsDeadline(t *testing.T) {
@@ -662,7 +661,7 @@ func BenchmarkCollect(b *testing.B) {
 	ch := make(chan prometheus.Metric, 4096)
 	b.ReportAllocs()
 	for b.Loop() {
-		c.CollectContext(b.Context(), ch)
+		c.Refresh(b.Context()).Collect(ch)
 		for len(ch) > 0 {
 			<-ch
 		}

@@ -133,7 +133,7 @@ func collectAll(ctx context.Context, c *Collector) int {
 		}
 		done <- n
 	}()
-	c.CollectContext(ctx, ch)
+	c.Refresh(ctx).Collect(ch)
 	close(ch)
 	return <-done
 }
