@@ -32,6 +32,7 @@ targets=(
 	"./upstash FuzzDecodeBackups"
 	"./upstash FuzzDecodeDatabases"
 	"./collector FuzzComputeStats"
+	"./config FuzzParse"
 )
 
 out=$(mktemp)
