@@ -56,6 +56,8 @@ type options struct {
 	enablePprof   bool
 	shard         collector.Shard
 	shardPodName  string
+	once          bool
+	output        string
 	webConfig     *web.FlagConfig
 	// maxResponseBytes bounds what is read of one API answer.
 	maxResponseBytes units.Base2Bytes
@@ -91,6 +93,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("shard.count", "Number of replicas that share the databases; each reads those whose hash of database_id modulo this is its --shard.index.").Default("1").IntVar(&o.shard.Count)
 	app.Flag("shard.index", "Which of the --shard.count replicas this is, from 0.").Default("0").IntVar(&o.shard.Index)
 	app.Flag("shard.pod-name", "StatefulSet pod name whose ordinal suffix (name-2) is the --shard.index; set it from the downward API's metadata.name.").StringVar(&o.shardPodName)
+	app.Flag("once", "Read every account once, print a status table (database, latest state, last completed, size, restore window, verdict) and exit: 0 when every database is healthy, 1 when one is not, 2 on a configuration or API error.").BoolVar(&o.once)
+	app.Flag("output", "Format of --once: text or json.").Default("text").EnumVar(&o.output, "text", "json")
 	app.Flag("demo", "Serve a built-in simulated Upstash API and watch it. Needs no credentials; the data is not real.").BoolVar(&o.demo)
 	o.webConfig = kingpinflag.AddFlags(app, ":10035")
 	app.Version(version.Print(exporterName))
@@ -140,7 +144,14 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if err != nil {
 		// err is redacted with the keys the configuration names.
 		logger.Error("Could not load the configuration", "err", err)
+		if o.once {
+			return onceBroken
+		}
 		return 1
+	}
+	if o.once {
+		defer e.collector.Close()
+		return runOnce(ctx, e, collector.DefaultRefreshTimeout+5*time.Second, o.output, stdout, time.Now())
 	}
 	logger = e.logger
 	logger.Info("Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
