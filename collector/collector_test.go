@@ -71,6 +71,7 @@ func cast() ([]config.Account, map[string]*stubAPI) {
 		db("odd-6", "legacy", "paid", false),
 		db("flaky-7", "flaky", "payg", true),
 		db("leaving-8", "temp", "free", false),
+		db("shrunk-13", "events-archive", "pro", true),
 	}
 	prod.backups = map[string]upstash.BackupList{
 		"healthy-1": {Backups: []upstash.Backup{daily(at(2*time.Hour, completed, 1200)), daily(at(26*time.Hour, completed, 1000))}},
@@ -89,6 +90,12 @@ func cast() ([]config.Account, map[string]*stubAPI) {
 		},
 		"flaky-7":   {Backups: []upstash.Backup{daily(at(4*time.Hour, completed, 300))}},
 		"leaving-8": {Backups: []upstash.Backup{at(20*time.Hour, completed, 5)}},
+		// shrunk-13: the newest completed backup is a tenth of the ones
+		// before it, and a day is missing before it.
+		"shrunk-13": {Backups: []upstash.Backup{
+			daily(at(2*time.Hour, completed, 100)), daily(at(50*time.Hour, completed, 1000)),
+			daily(at(74*time.Hour, completed, 1000)), daily(at(98*time.Hour, completed, 1000)),
+		}},
 	}
 
 	staging := newStub()
@@ -107,7 +114,7 @@ func cast() ([]config.Account, map[string]*stubAPI) {
 	revoked.errs = map[string]error{"revoked-12": authError(upstash.EndpointListBackup)}
 
 	cfg := []config.Account{
-		{Name: "production", Email: "ops@example.com", APIKey: "k1"},
+		{Name: "production", Email: "ops@example.com", APIKey: "k1", RequiredRetention: 72 * time.Hour},
 		{Name: "staging", Email: "ops@example.com", APIKey: "k2", Databases: []config.Database{
 			{ID: "cfg-9", Name: "renamed", ExpectedInterval: 6 * time.Hour},
 			{ID: "unlisted-10"},

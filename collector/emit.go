@@ -157,6 +157,17 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 	if s.ExpectedInterval > 0 {
 		ch <- gauge(expectedIntervalDesc, s.ExpectedInterval.Seconds(), id)
 	}
+	c := &s.Chain
+	if c.RequiredRetention > 0 {
+		ch <- gauge(requiredRetentionDesc, c.RequiredRetention.Seconds(), id)
+		ch <- gauge(inRetentionDesc, float64(c.InRetention), id)
+	}
+	if c.LargestGapValid {
+		ch <- gauge(largestGapDesc, c.LargestGap.Seconds(), id)
+	}
+	if c.MedianEarlierSizeValid {
+		ch <- gauge(medianSizeDesc, float64(c.MedianEarlierSize), id)
+	}
 }
 
 func gauge(desc *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

@@ -27,10 +27,12 @@ func FuzzComputeStats(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte, interval int64, dailyEnabled bool) {
 		backups := decodeFuzzBackups(data)
-		s := Settings{ExpectedInterval: time.Duration(interval), DailyBackupEnabled: dailyEnabled}
+		s := Settings{ExpectedInterval: time.Duration(interval), DailyBackupEnabled: dailyEnabled, Now: t0}
 		if s.ExpectedInterval < 0 {
 			s.ExpectedInterval = 0 // configuration rejects non-positive intervals
 		}
+		// A required retention of a few intervals, as an operator would set.
+		s.RequiredRetention = 3 * s.ExpectedInterval
 		sum := ComputeStats(backups, s)
 		checkStats(t, backups, s, sum)
 
@@ -105,6 +107,26 @@ func checkStats(t *testing.T, backups []upstash.Backup, s Settings, sum BackupSt
 	}
 	if sum.LastCompletedSizeUnknown != unknown || (unknown && sum.LastCompletedSizeBytes != 0) {
 		t.Errorf("last completed size unknown %v (%d), want unknown %v", sum.LastCompletedSizeUnknown, sum.LastCompletedSizeBytes, unknown)
+	}
+
+	// The chain: counts within the completed ones, a gap no longer than
+	// the span of the completed backups, a median among their sizes.
+	c := sum.Chain
+	if c.InRetention < 0 || c.InRetention > sum.Completed || c.LargestGap < 0 ||
+		c.LargestGapValid && !sum.OldestCompleted.Valid ||
+		c.LargestGapValid && c.LargestGap > span(sum.OldestCompleted.Unix, sum.LastCompleted.Unix) {
+		t.Errorf("chain %+v for completed %d from %+v to %+v", c, sum.Completed, sum.OldestCompleted, sum.LastCompleted)
+	}
+	if c.MedianEarlierSizeValid {
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for _, b := range backups {
+			if knownState(b.State) == upstash.StateCompleted && !b.SizeUnknown && b.CreationTime < sum.LastCompleted.Unix {
+				lo, hi = min(lo, b.SizeBytes), max(hi, b.SizeBytes)
+			}
+		}
+		if c.MedianEarlierSize < lo || c.MedianEarlierSize > hi {
+			t.Errorf("median earlier size %d outside [%d, %d]", c.MedianEarlierSize, lo, hi)
+		}
 	}
 
 	switch {

@@ -50,6 +50,23 @@ var (
 		"Cadence backups should arrive at: the configured expected_interval, else one hour when a listed backup has Upstash hourly_backup set, else one day when the database has daily_backup_enabled or a listed backup has daily_backup set.",
 		[]string{"database_id"}, nil)
 
+	requiredRetentionDesc = prometheus.NewDesc(
+		"upstash_redis_backup_required_retention_seconds",
+		"The configured required_retention of the database: how far back completed Upstash backups must reach; absent when not configured.",
+		[]string{"database_id"}, nil)
+	inRetentionDesc = prometheus.NewDesc(
+		"upstash_redis_backups_in_required_retention",
+		"Number of completed Upstash backups created within the required retention before the list was read; present when required_retention is configured.",
+		[]string{"database_id"}, nil)
+	largestGapDesc = prometheus.NewDesc(
+		"upstash_redis_backup_largest_gap_seconds",
+		"Longest time between two consecutive completed Upstash backups, over the pairs whose later backup is within the required retention (every pair when none is configured); absent without such a pair. The time since the newest completed backup is not included: take it from upstash_redis_backup_last_completed_timestamp_seconds.",
+		[]string{"database_id"}, nil)
+	medianSizeDesc = prometheus.NewDesc(
+		"upstash_redis_backup_earlier_completed_size_median_bytes",
+		"Median Upstash backup_size of the completed backups created before the newest completed one, to compare the newest with; present when at least 3 of them have a readable size.",
+		[]string{"database_id"}, nil)
+
 	databaseInfoDesc = prometheus.NewDesc(
 		"upstash_redis_database_info",
 		"Always 1: the database as Upstash list-databases describes it; plan is the API's type field, database_name the configured name when one is set.",
@@ -90,7 +107,8 @@ var (
 var allDescs = []*prometheus.Desc{
 	backupsDesc, newestDesc, lastCompletedDesc, lastFailedDesc,
 	oldestPendingDesc, oldestCompletedDesc, lastCompletedSizeDesc, retainedSizeDesc,
-	latestStateDesc, expectedIntervalDesc, databaseInfoDesc, dailyBackupEnabledDesc, databasesDesc,
+	latestStateDesc, expectedIntervalDesc, requiredRetentionDesc, inRetentionDesc, largestGapDesc, medianSizeDesc,
+	databaseInfoDesc, dailyBackupEnabledDesc, databasesDesc,
 	upDesc, collectSuccessDesc, lastCollectSuccessDesc, collectDurationDesc,
 	entriesUnreadableDesc,
 }

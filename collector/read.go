@@ -49,14 +49,16 @@ func countProblems(problems []upstash.DecodeProblem) (counts []unreadable, skipp
 func (c *Collector) refreshDatabase(ctx context.Context, a *accountState, f fetch, log *slog.Logger) error {
 	list, err := a.api.ListBackups(ctx, f.db.id)
 	err = c.deadlineError(ctx, err)
+	now := c.opts.Now()
 	var sum BackupStats
 	var counts []unreadable
 	skipped := 0
 	if err == nil {
-		sum = ComputeStats(list.Backups, f.settings)
+		settings := f.settings
+		settings.Now = now
+		sum = ComputeStats(list.Backups, settings)
 		counts, skipped = countProblems(list.Problems)
 	}
-	now := c.opts.Now()
 
 	c.mu.Lock()
 	d := f.db

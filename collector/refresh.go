@@ -157,6 +157,7 @@ func (a *accountState) plan(now time.Time, ttl time.Duration) []fetch {
 		fetches = append(fetches, fetch{db: d, settings: Settings{
 			ExpectedInterval:   d.interval,
 			DailyBackupEnabled: a.listing[d.id].DailyBackupEnabled,
+			RequiredRetention:  d.retention,
 		}})
 	}
 	return fetches

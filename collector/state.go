@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"hash/fnv"
 	"time"
 
@@ -45,9 +46,11 @@ type accountState struct {
 // databaseState is a watched database and the state its refreshes left.
 type databaseState struct {
 	id string
-	// name and interval are the configured name and expected_interval.
-	name     string
-	interval time.Duration
+	// name, interval and retention are the configured name,
+	// expected_interval and required_retention.
+	name      string
+	interval  time.Duration
+	retention time.Duration
 
 	stats    BackupStats
 	hasStats bool
@@ -88,7 +91,7 @@ func (a *accountState) retarget() {
 	if a.cfg.Discovers() {
 		for _, id := range a.listed {
 			if _, dup := byID[id]; !dup && a.cfg.Watches(a.listing[id].Name) && a.shard.Owns(id) {
-				keep(id)
+				keep(id).retention = a.cfg.RequiredRetention
 			}
 		}
 	} else {
@@ -96,6 +99,7 @@ func (a *accountState) retarget() {
 			if a.shard.Owns(dc.ID) {
 				d := keep(dc.ID)
 				d.name, d.interval = dc.Name, dc.ExpectedInterval
+				d.retention = cmp.Or(dc.RequiredRetention, a.cfg.RequiredRetention)
 			}
 		}
 	}

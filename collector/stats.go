@@ -26,6 +26,12 @@ type Settings struct {
 	// DailyBackupEnabled is the database's daily_backup_enabled, as last
 	// read from list-databases.
 	DailyBackupEnabled bool
+	// RequiredRetention is the configured required_retention; 0 when not
+	// set.
+	RequiredRetention time.Duration
+	// Now is when the list was read, the end of the required retention's
+	// window. Zero counts every listed backup as within it.
+	Now time.Time
 }
 
 // Timestamp is a creation_time that may be absent: Valid is false when no
@@ -70,6 +76,9 @@ type BackupStats struct {
 	// ExpectedInterval is the cadence backups should arrive at; 0 means
 	// absent (configured intervals are positive, derived ones are 1h or 24h).
 	ExpectedInterval time.Duration
+
+	// Chain is the restore window the completed backups give.
+	Chain Chain
 }
 
 // stateRank orders states for ties on the newest creation_time: the more
@@ -107,7 +116,7 @@ func knownState(state string) string {
 
 // ComputeStats computes a database's BackupStats from its backup list, in one pass
 // and in any input order (list-backup's order is undefined). It does no I/O
-// and reads no clock.
+// and reads no clock: Settings.Now is the time of the read.
 //
 // Where several completed backups share the newest creation_time, the
 // smallest readable backup_size is reported, so the result does not depend
@@ -116,6 +125,7 @@ func knownState(state string) string {
 func ComputeStats(backups []upstash.Backup, s Settings) BackupStats {
 	sum := BackupStats{Backups: len(backups)}
 	var hourly, daily bool
+	var completed []completedBackup
 	for i := range backups {
 		b := &backups[i]
 		t := b.CreationTime
@@ -150,6 +160,7 @@ func ComputeStats(backups []upstash.Backup, s Settings) BackupStats {
 			if !sum.OldestCompleted.Valid || t < sum.OldestCompleted.Unix {
 				sum.OldestCompleted = Timestamp{t, true}
 			}
+			completed = append(completed, completedBackup{t, size, b.SizeUnknown})
 		case upstash.StateFailed:
 			sum.Failed++
 			if !sum.LastFailed.Valid || t > sum.LastFailed.Unix {
@@ -176,6 +187,7 @@ func ComputeStats(backups []upstash.Backup, s Settings) BackupStats {
 	case s.DailyBackupEnabled || daily:
 		sum.ExpectedInterval = dailyInterval
 	}
+	sum.Chain = computeChain(completed, s)
 	return sum
 }
 

@@ -250,7 +250,10 @@ func TestSummarize(t *testing.T) {
 				orders = append(orders, append(slices.Clone(tt.backups[i:]), tt.backups[:i]...))
 			}
 			for _, order := range orders {
-				if got := ComputeStats(order, tt.settings); got != tt.want {
+				// The chain has its own test: TestChain.
+				got := ComputeStats(order, tt.settings)
+				got.Chain = Chain{}
+				if got != tt.want {
 					t.Errorf("ComputeStats(%v)\n got %+v\nwant %+v", order, got, tt.want)
 				}
 			}
