@@ -78,10 +78,14 @@ func TestE2EShard(t *testing.T) {
 	// replicas must export together.
 	fakeControl(t, api, "requests", nil)
 	startShardExporter(t, "unsharded", bin, unshardedAddr, exporterArgs(-1)...)
-	whole := scrapeExporter(t, unshardedAddr)
-	if got := whole.collected(); !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
-		t.Fatalf("the unsharded exporter read %d databases successfully, the fake lists %d", len(got), len(ids))
-	}
+	var whole exporterMetrics
+	eventually(t, "the unsharded exporter reads every database", func() error {
+		whole = scrapeExporter(t, unshardedAddr)
+		if got := whole.collected(); !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
+			return fmt.Errorf("%d databases read successfully, the fake lists %d", len(got), len(ids))
+		}
+		return nil
+	})
 	calls := fakeRequests(t, api)
 	t.Logf("unsharded exporter: %d per-database series for %d databases; one round: %v", len(whole.perDatabase), len(ids), calls)
 
@@ -102,13 +106,24 @@ func TestE2EShard(t *testing.T) {
 		}
 		return nil
 	})
-	// The replicas' own answers, from their caches: the same as
-	// Prometheus stored.
+	// The replicas' own answers, from their caches, once every database
+	// has been read.
+	answers := make([]exporterMetrics, shards)
+	eventually(t, "the replicas read every database", func() error {
+		read := 0
+		for i, addr := range addrs {
+			answers[i] = scrapeExporter(t, addr)
+			read += len(answers[i].collected())
+		}
+		if read < len(ids) {
+			return fmt.Errorf("%d databases read successfully, the fake lists %d", read, len(ids))
+		}
+		return nil
+	})
 	owner := map[string]int{} // database id -> replica
 	union := map[string]int{} // per-database series -> replica
 	perShard := make([][]string, shards)
-	for i, addr := range addrs {
-		m := scrapeExporter(t, addr)
+	for i, m := range answers {
 		if got := m.value(t, "upstash_backup_exporter_shard_index"); got != float64(i) {
 			t.Errorf("replica %d: upstash_backup_exporter_shard_index %v", i, got)
 		}

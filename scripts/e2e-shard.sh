@@ -50,8 +50,8 @@ skip_or_fail() {
 ensure_tools() {
 	local missing=()
 	command -v go >/dev/null || skip_or_fail "go is missing"
-	command -v prometheus >/dev/null || missing+=(prometheus)
-	command -v promtool >/dev/null || missing+=(prometheus)
+	# Debian's prometheus package has promtool too.
+	{ command -v prometheus && command -v promtool; } >/dev/null || missing+=(prometheus)
 	command -v curl >/dev/null || missing+=(curl)
 	[ ${#missing[@]} -eq 0 ] && return
 	if [ "$(id -u)" -ne 0 ]; then
@@ -62,6 +62,10 @@ ensure_tools() {
 	apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
 		skip_or_fail "apt-get install ${missing[*]} failed"
+	local t
+	for t in prometheus promtool curl; do
+		command -v "$t" >/dev/null || skip_or_fail "$t is still missing after apt-get install"
+	done
 }
 ensure_tools
 
