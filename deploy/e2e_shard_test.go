@@ -170,6 +170,14 @@ func TestE2EShard(t *testing.T) {
 		sizes[i] = len(perShard[i])
 	}
 	t.Logf("databases per replica %v; %d per-database series in all, as unsharded", sizes, len(union))
+	// What a replica costs next to one exporter for every database.
+	cost := func(m exporterMetrics) string {
+		return fmt.Sprintf("%d series, %d bytes of /metrics, %.1f MiB resident", len(m.series), m.size, m.series["process_resident_memory_bytes"]/(1<<20))
+	}
+	for i, m := range answers {
+		t.Logf("replica %d: %s", i, cost(m))
+	}
+	t.Logf("unsharded: %s", cost(whole))
 
 	// The same seen from Prometheus: each database once.
 	for _, q := range []struct {
@@ -315,6 +323,7 @@ func truncate(s string, n int) string {
 type exporterMetrics struct {
 	series      map[string]float64
 	perDatabase map[string]float64
+	size        int // bytes
 }
 
 // scrapeExporter reads /metrics of the exporter on addr.
@@ -324,7 +333,7 @@ func scrapeExporter(t *testing.T, addr string) exporterMetrics {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := exporterMetrics{series: map[string]float64{}, perDatabase: map[string]float64{}}
+	m := exporterMetrics{series: map[string]float64{}, perDatabase: map[string]float64{}, size: len(body)}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
