@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,6 +40,7 @@ var chartKinds = map[string]func() any{
 	"Service":        func() any { return &corev1.Service{} },
 	"ServiceAccount": func() any { return &corev1.ServiceAccount{} },
 	"Deployment":     func() any { return &appsv1.Deployment{} },
+	"StatefulSet":    func() any { return &appsv1.StatefulSet{} },
 	"NetworkPolicy":  func() any { return &networkingv1.NetworkPolicy{} },
 	"ServiceMonitor": func() any { return &monitoringv1.ServiceMonitor{} },
 	"PrometheusRule": func() any { return &monitoringv1.PrometheusRule{} },
@@ -52,6 +54,9 @@ var chartCIFiles = map[string][]string{
 	"digest-values.yaml":          {"ConfigMap", "Deployment", "Secret", "Service", "ServiceAccount"},
 	"all-enabled-values.yaml": {"ConfigMap", "Deployment", "NetworkPolicy", "PrometheusRule",
 		"Secret", "Service", "ServiceAccount", "ServiceMonitor"},
+	// No Deployment: the StatefulSet replaces it.
+	"sharding-values.yaml": {"ConfigMap", "NetworkPolicy", "Secret", "Service", "ServiceAccount",
+		"ServiceMonitor", "StatefulSet"},
 }
 
 // chartMetadata is Chart.yaml, decoded strictly.
@@ -221,6 +226,26 @@ func (r chartRender) deployment(t *testing.T) *appsv1.Deployment {
 	return d
 }
 
+// statefulSet returns the sharding StatefulSet, nil when there is none.
+func (r chartRender) statefulSet() *appsv1.StatefulSet {
+	sts, _ := r["StatefulSet"].(*appsv1.StatefulSet)
+	return sts
+}
+
+// workload returns the Deployment, or the sharding StatefulSet as a
+// Deployment of the same selector and pod template, for the checks the two
+// share.
+func (r chartRender) workload(t *testing.T) *appsv1.Deployment {
+	t.Helper()
+	if sts := r.statefulSet(); sts != nil {
+		return &appsv1.Deployment{
+			ObjectMeta: sts.ObjectMeta,
+			Spec:       appsv1.DeploymentSpec{Replicas: sts.Spec.Replicas, Selector: sts.Spec.Selector, Template: sts.Spec.Template},
+		}
+	}
+	return r.deployment(t)
+}
+
 func (r chartRender) configMap(t *testing.T) *corev1.ConfigMap {
 	t.Helper()
 	cm, ok := r["ConfigMap"].(*corev1.ConfigMap)
@@ -273,11 +298,6 @@ func TestHelmChartRenders(t *testing.T) {
 
 func checkChartRender(t *testing.T, file string, r chartRender) {
 	t.Helper()
-	dep := r.deployment(t)
-	checkDeployment(t, file, dep)
-	pod := dep.Spec.Template.Spec
-	c := pod.Containers[0]
-
 	var values struct {
 		Image struct {
 			Digest string `json:"digest"`
@@ -286,6 +306,10 @@ func checkChartRender(t *testing.T, file string, r chartRender) {
 			Name string `json:"name"`
 			Key  string `json:"key"`
 		} `json:"existingSecret"`
+		Replicas *int `json:"replicas"`
+		Sharding struct {
+			Enabled bool `json:"enabled"`
+		} `json:"sharding"`
 	}
 	b, err := os.ReadFile(filepath.Join(chartDir, "ci", file))
 	if err != nil {
@@ -294,6 +318,37 @@ func checkChartRender(t *testing.T, file string, r chartRender) {
 	if err := yaml.Unmarshal(b, &values); err != nil {
 		t.Fatal(err)
 	}
+	svc, _ := r["Service"].(*corev1.Service)
+	if svc == nil {
+		t.Fatal("no Service rendered")
+	}
+	var dep *appsv1.Deployment
+	if values.Sharding.Enabled {
+		if _, ok := r["Deployment"]; ok {
+			t.Error("sharding.enabled renders a Deployment besides the StatefulSet")
+		}
+		sts := r.statefulSet()
+		if sts == nil {
+			t.Fatal("sharding.enabled renders no StatefulSet")
+		}
+		replicas := 1
+		if values.Replicas != nil {
+			replicas = *values.Replicas
+		}
+		checkShardedStatefulSet(t, file, sts, replicas, svc)
+		dep = r.workload(t)
+	} else {
+		if sts := r.statefulSet(); sts != nil {
+			t.Errorf("StatefulSet %s rendered without sharding.enabled", sts.Name)
+		}
+		dep = r.deployment(t)
+		checkDeployment(t, file, dep)
+		if svc.Spec.ClusterIP == corev1.ClusterIPNone {
+			t.Error("the Service is headless without sharding.enabled")
+		}
+	}
+	pod := dep.Spec.Template.Spec
+	c := pod.Containers[0]
 	wantImage := k8sImage + ":v" + chartAppVersion(t)
 	if values.Image.Digest != "" {
 		wantImage = k8sImage + "@" + values.Image.Digest
@@ -381,10 +436,6 @@ func checkChartRender(t *testing.T, file string, r chartRender) {
 		}
 	}
 
-	svc, _ := r["Service"].(*corev1.Service)
-	if svc == nil {
-		t.Fatal("no Service rendered")
-	}
 	sm, _ := r["ServiceMonitor"].(*monitoringv1.ServiceMonitor)
 	checkServiceAndMonitor(t, file, dep, svc, sm)
 	if np, ok := r["NetworkPolicy"].(*networkingv1.NetworkPolicy); ok {
@@ -394,6 +445,75 @@ func checkChartRender(t *testing.T, file string, r chartRender) {
 		if !reflect.DeepEqual(pr.Spec.Groups, k8sWantRuleGroups(t)) {
 			t.Errorf("PrometheusRule spec.groups differ from the groups of %s and %s", k8sRecordingRulesFile, alertsFile)
 		}
+	}
+}
+
+// checkShardedStatefulSet checks the StatefulSet of sharding.enabled:
+// replicas pods started in parallel, each told the shard count (the
+// replicas) and its own name, whose ordinal is its shard index, from the
+// downward API; and the headless Service that governs it, through which
+// each pod is a scrape target of its own.
+func checkShardedStatefulSet(t *testing.T, where string, sts *appsv1.StatefulSet, replicas int, svc *corev1.Service) {
+	t.Helper()
+	checkPodSpec(t, where, sts.Spec.Template.Spec)
+	if sts.Spec.Replicas == nil || int(*sts.Spec.Replicas) != replicas {
+		t.Errorf("%s: StatefulSet replicas %v, want %d (values replicas)", where, show(sts.Spec.Replicas), replicas)
+	}
+	if sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		t.Errorf("%s: podManagementPolicy %q, want Parallel: the shards do not wait for each other", where, sts.Spec.PodManagementPolicy)
+	}
+	if sts.Spec.Selector == nil || !isSubset(sts.Spec.Selector.MatchLabels, sts.Spec.Template.Labels) {
+		t.Errorf("%s: StatefulSet selector %v does not select its pods %v", where, sts.Spec.Selector, sts.Spec.Template.Labels)
+	}
+	if sts.Spec.ServiceName != svc.Name || svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		t.Errorf("%s: StatefulSet serviceName %q, Service %s with clusterIP %q: want the chart's Service, headless", where, sts.Spec.ServiceName, svc.Name, svc.Spec.ClusterIP)
+	}
+	c := sts.Spec.Template.Spec.Containers[0]
+	if got := flagValue(c.Args, "--shard.count"); got != strconv.Itoa(replicas) {
+		t.Errorf("%s: --shard.count=%q, want the replicas, %d", where, got, replicas)
+	}
+	if got := flagValue(c.Args, "--shard.pod-name"); got != "$(POD_NAME)" {
+		t.Errorf("%s: --shard.pod-name=%q, want $(POD_NAME)", where, got)
+	}
+	if got := flagValue(c.Args, "--shard.index"); got != "" {
+		t.Errorf("%s: --shard.index=%s: the pod name gives it", where, got)
+	}
+	var podName []corev1.EnvVar
+	for _, e := range c.Env {
+		if e.Name == "POD_NAME" {
+			podName = append(podName, e)
+		}
+	}
+	want := []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}
+	if !reflect.DeepEqual(podName, want) {
+		t.Errorf("%s: POD_NAME %s, want once, from the downward API's metadata.name", where, show(podName))
+	}
+}
+
+// TestHelmShardingSharesThePodTemplate checks that sharding changes the
+// pod in the sharding flags and POD_NAME only: the same image, security
+// context, probes, resources and volumes as the Deployment.
+func TestHelmShardingSharesThePodTemplate(t *testing.T) {
+	t.Parallel()
+	sts := renderChart(t, "sharding-values.yaml").statefulSet()
+	dep := renderChart(t, "sharding-values.yaml", "sharding.enabled=false", "replicas=1").deployment(t)
+	if sts == nil {
+		t.Fatal("no StatefulSet rendered")
+	}
+	tmpl := *sts.Spec.Template.DeepCopy()
+	c := &tmpl.Spec.Containers[0]
+	c.Args = slices.DeleteFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--shard.") })
+	c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "POD_NAME" })
+	if len(c.Env) == 0 {
+		c.Env = nil
+	}
+	if !reflect.DeepEqual(tmpl, dep.Spec.Template) {
+		t.Errorf("the StatefulSet's pod template, without the sharding flags and POD_NAME, differs from the Deployment's:%s\nDeployment:%s", show(tmpl), show(dep.Spec.Template))
+	}
+	// Replicas follow the value, and so does --shard.count.
+	sts = renderChart(t, "sharding-values.yaml", "replicas=5").statefulSet()
+	if got := flagValue(sts.Spec.Template.Spec.Containers[0].Args, "--shard.count"); *sts.Spec.Replicas != 5 || got != "5" {
+		t.Errorf("replicas=5: StatefulSet replicas %d, --shard.count=%s", *sts.Spec.Replicas, got)
 	}
 }
 
@@ -509,6 +629,8 @@ func TestHelmRefuses(t *testing.T) {
 	}{
 		{[]string{"image.tag=latest"}, "latest is refused"},
 		{[]string{"config=null"}, "config"},
+		{[]string{"replicas=2"}, "needs sharding.enabled"},
+		{[]string{"sharding.enabled=true", "replicas=0"}, "at least 1"},
 	} {
 		_, err := helmTemplate(t, "default-values.yaml", tc.set...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -566,8 +688,21 @@ func TestHelmConfigPassesConfigCheck(t *testing.T) {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
-	check := func(t *testing.T, file string, set ...string) ([]byte, error) {
-		cm := renderChart(t, file, set...).configMap(t)
+	// check runs --config.check with the rendered configuration and, when
+	// sharding, the rendered --shard flags as the pod of ordinal would
+	// see them.
+	check := func(t *testing.T, file string, ordinal int, set ...string) ([]byte, error) {
+		r := renderChart(t, file, set...)
+		cm := r.configMap(t)
+		var shardArgs []string
+		if sts := r.statefulSet(); sts != nil {
+			podName := fmt.Sprintf("%s-%d", sts.Name, ordinal)
+			for _, a := range sts.Spec.Template.Spec.Containers[0].Args {
+				if strings.HasPrefix(a, "--shard.") {
+					shardArgs = append(shardArgs, strings.ReplaceAll(a, "$(POD_NAME)", podName))
+				}
+			}
+		}
 		config, ok := cm.Data["config.yml"]
 		if !ok {
 			t.Fatal("ConfigMap has no config.yml")
@@ -590,7 +725,7 @@ func TestHelmConfigPassesConfigCheck(t *testing.T) {
 		if err := os.WriteFile(path, []byte(strings.ReplaceAll(config, chartKeyDir+"/", dir+"/")), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.CommandContext(t.Context(), bin, "--config.file="+path, "--config.check")
+		cmd := exec.CommandContext(t.Context(), bin, append([]string{"--config.file=" + path, "--config.check"}, shardArgs...)...)
 		cmd.Env = append(os.Environ(), "UPSTASH_EMAIL=", "UPSTASH_API_KEY=")
 		out, err := cmd.CombinedOutput()
 		if bytes.Contains(out, []byte("not-a-real-key")) {
@@ -601,15 +736,27 @@ func TestHelmConfigPassesConfigCheck(t *testing.T) {
 	for file := range chartCIFiles {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
-			out, err := check(t, file)
+			out, err := check(t, file, 0)
 			if err != nil {
 				t.Fatalf("--config.check: %v\n%s", err, out)
 			}
 		})
 	}
+	// The last pod of a StatefulSet is accepted, the one past it refused:
+	// --shard.count and the pod name agree.
+	t.Run("last shard", func(t *testing.T) {
+		t.Parallel()
+		if out, err := check(t, "sharding-values.yaml", 2); err != nil {
+			t.Fatalf("--config.check as pod 2 of 3: %v\n%s", err, out)
+		}
+		out, err := check(t, "sharding-values.yaml", 3)
+		if err == nil || !bytes.Contains(out, []byte("--shard.index must be from 0 to --shard.count - 1 (2), got 3")) {
+			t.Errorf("--config.check as pod 3 of 3: %v, want it refused:\n%s", err, out)
+		}
+	})
 	t.Run("unknown key", func(t *testing.T) {
 		t.Parallel()
-		out, err := check(t, "default-values.yaml", "config.accounts[0].api_key_flie=/run/secrets/upstash/api-key")
+		out, err := check(t, "default-values.yaml", 0, "config.accounts[0].api_key_flie=/run/secrets/upstash/api-key")
 		if err == nil || !bytes.Contains(out, []byte("api_key_flie")) {
 			t.Errorf("--config.check: %v, want it to refuse the unknown key api_key_flie:\n%s", err, out)
 		}

@@ -70,6 +70,7 @@ var wantTypeMeta = map[reflect.Type]metav1.TypeMeta{
 	reflect.TypeFor[*corev1.Service]():              {APIVersion: "v1", Kind: "Service"},
 	reflect.TypeFor[*corev1.ServiceAccount]():       {APIVersion: "v1", Kind: "ServiceAccount"},
 	reflect.TypeFor[*appsv1.Deployment]():           {APIVersion: "apps/v1", Kind: "Deployment"},
+	reflect.TypeFor[*appsv1.StatefulSet]():          {APIVersion: "apps/v1", Kind: "StatefulSet"},
 	reflect.TypeFor[*networkingv1.NetworkPolicy]():  {APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 	reflect.TypeFor[*k8sKustomization]():            {APIVersion: "kustomize.config.k8s.io/v1beta1", Kind: "Kustomization"},
 	reflect.TypeFor[*monitoringv1.ServiceMonitor](): {APIVersion: "monitoring.coreos.com/v1", Kind: "ServiceMonitor"},
@@ -148,15 +149,21 @@ func TestKubernetesStrictDecodingCatchesTypos(t *testing.T) {
 }
 
 // checkDeployment checks what every Deployment of the exporter must have,
-// whether from kubernetes/ or from the Helm chart: the hardening, the
-// resources, the port, the probes and a pinned image. where names the
-// Deployment in messages.
+// whether from kubernetes/ or from the Helm chart: one replica, and the pod
+// of checkPodSpec. where names the Deployment in messages.
 func checkDeployment(t *testing.T, where string, dep *appsv1.Deployment) {
 	t.Helper()
 	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 {
 		t.Errorf("%s: want exactly 1 replica: each would call the Upstash API on every scrape", where)
 	}
-	pod := dep.Spec.Template.Spec
+	checkPodSpec(t, where, dep.Spec.Template.Spec)
+}
+
+// checkPodSpec checks the pod of the exporter, of a Deployment or of the
+// Helm chart's sharding StatefulSet: the hardening, the resources, the
+// port, the probes and a pinned image.
+func checkPodSpec(t *testing.T, where string, pod corev1.PodSpec) {
+	t.Helper()
 	if psc := pod.SecurityContext; psc == nil || !isTrue(psc.RunAsNonRoot) || psc.RunAsUser == nil || *psc.RunAsUser != 65534 ||
 		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Errorf("%s: pod securityContext %+v: want runAsNonRoot, runAsUser 65534 (the image's) and the RuntimeDefault seccomp profile", where, psc)

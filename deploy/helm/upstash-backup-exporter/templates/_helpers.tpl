@@ -90,3 +90,18 @@ The Secret that holds the API keys.
 {{- define "upstash-backup-exporter.secretName" -}}
 {{- default (include "upstash-backup-exporter.fullname" .) .Values.existingSecret.name }}
 {{- end }}
+
+{{/*
+The number of replicas, checked: 1 unless sharding.enabled, since every
+replica of the Deployment would read every database.
+*/}}
+{{- define "upstash-backup-exporter.replicas" -}}
+{{- $n := int .Values.replicas }}
+{{- if lt $n 1 }}
+{{- fail (printf "replicas: %v: want at least 1" .Values.replicas) }}
+{{- end }}
+{{- if and (gt $n 1) (not .Values.sharding.enabled) }}
+{{- fail (printf "replicas: %d needs sharding.enabled: without it every replica reads every database, which multiplies the API calls" $n) }}
+{{- end }}
+{{- $n }}
+{{- end }}
