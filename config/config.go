@@ -68,6 +68,10 @@ type Account struct {
 	// Exclude wins. Nil means no filter. They do not apply when Databases
 	// is set.
 	Include, Exclude *regexp.Regexp
+	// RequiredRetention is required_retention: how far back every database
+	// of the account must be restorable, unless its own entry says
+	// otherwise; 0 when not set.
+	RequiredRetention time.Duration
 	// HTTPClient is http_client_config: proxy, TLS and redirects of the
 	// API calls, with relative file names resolved against the
 	// configuration's directory. Nil keeps the default transport, which
@@ -99,6 +103,9 @@ type Database struct {
 	Name string
 	// ExpectedInterval is the configured backup cadence; 0 when not set.
 	ExpectedInterval time.Duration
+	// RequiredRetention is how far back the database must be restorable:
+	// completed backups must reach back this far; 0 when not set.
+	RequiredRetention time.Duration
 }
 
 // Error is one problem with a configuration: the file, the line where known

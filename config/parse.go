@@ -114,7 +114,7 @@ func (p *parser) parse(data []byte) *Config {
 // lines of the problems found across accounts.
 func (p *parser) account(n *yaml.Node, at path) (Account, map[string]*yaml.Node) {
 	f := p.mapping(n, at, "name", "email", "api_key", "api_key_file", "api_url",
-		"databases", "include", "exclude", "http_client_config")
+		"databases", "include", "exclude", "http_client_config", "required_retention")
 	nodes := map[string]*yaml.Node{"name": f["name"]}
 	a := Account{Name: p.str(f["name"], at.with("name")), EmailSource: "email"}
 	if strings.TrimSpace(a.Name) == "" {
@@ -136,6 +136,7 @@ func (p *parser) account(n *yaml.Node, at path) (Account, map[string]*yaml.Node)
 		}
 	}
 	a.HTTPClient = p.httpClient(f["http_client_config"], at.with("http_client_config"))
+	a.RequiredRetention = p.duration(f["required_retention"], at.with("required_retention"))
 	a.Include = p.regexp(f["include"], at.with("include"))
 	a.Exclude = p.regexp(f["exclude"], at.with("exclude"))
 
@@ -191,7 +192,7 @@ func (p *parser) key(a *Account, f map[string]*yaml.Node, n *yaml.Node, at path)
 
 // database reads one entry of databases; it returns the node of its id.
 func (p *parser) database(n *yaml.Node, at path) (Database, *yaml.Node) {
-	f := p.mapping(n, at, "id", "name", "expected_interval")
+	f := p.mapping(n, at, "id", "name", "expected_interval", "required_retention")
 	d := Database{ID: strings.TrimSpace(p.str(f["id"], at.with("id"))), Name: p.str(f["name"], at.with("name"))}
 	idNode := cmp.Or(f["id"], n)
 	switch d.ID {
@@ -201,20 +202,26 @@ func (p *parser) database(n *yaml.Node, at path) (Database, *yaml.Node) {
 		p.fail(idNode, at.with("id"), fmt.Errorf("%q is not a database id: a URL path would normalise it away", d.ID))
 		d.ID = ""
 	}
-	if text := p.str(f["expected_interval"], at.with("expected_interval")); text != "" {
-		// Prometheus' duration syntax, so 1d and 1w work as in every
-		// other Prometheus configuration.
-		md, err := model.ParseDuration(text)
-		switch {
-		case strings.HasPrefix(strings.TrimSpace(text), "-") || err == nil && md <= 0:
-			p.fail(f["expected_interval"], at.with("expected_interval"), fmt.Errorf("must be positive, got %s", text))
-		case err != nil:
-			p.fail(f["expected_interval"], at.with("expected_interval"), err)
-		default:
-			d.ExpectedInterval = time.Duration(md)
-		}
-	}
+	d.ExpectedInterval = p.duration(f["expected_interval"], at.with("expected_interval"))
+	d.RequiredRetention = p.duration(f["required_retention"], at.with("required_retention"))
 	return d, idNode
+}
+
+// duration reads a positive duration in Prometheus' syntax, so 1d and 1w
+// work as in every other Prometheus configuration; 0 when absent.
+func (p *parser) duration(n *yaml.Node, at path) time.Duration {
+	text := p.str(n, at)
+	if text == "" {
+		return 0
+	}
+	md, err := model.ParseDuration(text)
+	switch {
+	case strings.HasPrefix(strings.TrimSpace(text), "-") || err == nil && md <= 0:
+		p.fail(n, at, fmt.Errorf("must be positive, got %s", text))
+	case err != nil:
+		p.fail(n, at, err)
+	}
+	return time.Duration(md)
 }
 
 func checkAPIURL(raw string) error {
