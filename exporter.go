@@ -41,6 +41,9 @@ func loadConfig(o options, getenv func(string) string) (*config.Config, error) {
 				APIKeySource: "built-in demo",
 				// Never resolved: the demo's Transport answers in process.
 				APIURL: demo.BaseURL,
+				// The daily databases keep 7 backups: 6 days of restore
+				// points, which inventory's missing day breaks.
+				RequiredRetention: 6 * 24 * time.Hour,
 			}},
 		}, nil
 	case o.configFile != "":

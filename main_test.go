@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -252,10 +253,22 @@ func TestDemoServesTheWholeContract(t *testing.T) {
 		`upstash_redis_backups{database_id="` + demo.NeverBackedUpID + `",state="completed"} 0`,
 		`upstash_redis_backup_expected_interval_seconds{database_id="` + demo.HourlyID + `"} 3600`,
 		`upstash_backup_exporter_config_last_reload_successful 1`,
+		// The demo account requires 6 days of restore points.
+		`upstash_redis_backup_required_retention_seconds{database_id="` + demo.HealthyDailyID + `"} 518400`,
+		// inventory misses a day: two days between two of its backups.
+		`upstash_redis_backup_largest_gap_seconds{database_id="` + demo.GapID + `"} 172800`,
+		`upstash_redis_backup_largest_gap_seconds{database_id="` + demo.HealthyDailyID + `"} 86400`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// search-index's newest completed backup is a tenth of the earlier ones.
+	samples := series(metrics)
+	size, _ := strconv.ParseFloat(samples[`upstash_redis_backup_last_completed_size_bytes{database_id="`+demo.ShrunkID+`"}`], 64)
+	median, _ := strconv.ParseFloat(samples[`upstash_redis_backup_earlier_completed_size_median_bytes{database_id="`+demo.ShrunkID+`"}`], 64)
+	if size <= 0 || median <= 0 || size > median/5 {
+		t.Errorf("search-index: newest completed size %v, median of the earlier %v: want a tenth", size, median)
 	}
 	if strings.Contains(metrics, "upstash_redis_backup_newest_timestamp_seconds{database_id=\""+demo.NeverBackedUpID) {
 		t.Error("a database without backups has a newest-backup series; it must be absent")

@@ -32,6 +32,11 @@ const (
 	verdictFailed      = "latest failed"
 	verdictStuck       = "stuck pending"
 	verdictDailyOff    = "daily backup off"
+	verdictWindow      = "restore window not covered"
+	verdictGap         = "gap in the chain"
+	verdictShrank      = "backup shrank"
+	gapFactor          = 1.5           // UpstashBackupChainGap's, of the expected interval
+	shrinkRatio        = 0.5           // UpstashBackupShrank's, of the earlier median
 	staleGrace         = 2 * time.Hour // UpstashBackupNoRecentCompleted's
 	defaultInterval    = 24 * time.Hour
 	stuckPendingAfter  = 3 * time.Hour // UpstashBackupStuckPending's
@@ -72,9 +77,16 @@ type databaseStatus struct {
 	SizeBytes        *int64 `json:"last_completed_size_bytes,omitempty"`
 	ExpectedInterval *int64 `json:"expected_interval_seconds,omitempty"`
 	// DailyBackup is the database's daily_backup_enabled, when listed.
-	DailyBackup *bool  `json:"daily_backup_enabled,omitempty"`
-	Readable    bool   `json:"readable"`
-	Verdict     string `json:"verdict"`
+	DailyBackup *bool `json:"daily_backup_enabled,omitempty"`
+	// The restore window: the configured required_retention, the completed
+	// backups within it, the largest gap between completed backups and the
+	// median size of the completed backups before the newest.
+	RequiredRetention *int64 `json:"required_retention_seconds,omitempty"`
+	InRetention       *int64 `json:"completed_in_required_retention,omitempty"`
+	LargestGap        *int64 `json:"largest_gap_seconds,omitempty"`
+	EarlierMedianSize *int64 `json:"earlier_completed_size_median_bytes,omitempty"`
+	Readable          bool   `json:"readable"`
+	Verdict           string `json:"verdict"`
 }
 
 // runOnce refreshes e's collector once, within timeout, prints the report
@@ -174,6 +186,14 @@ func buildReport(families []*dto.MetricFamily, now time.Time) *statusReport {
 				database(id).OldestPending = &seconds
 			case "upstash_redis_backup_last_completed_size_bytes":
 				database(id).SizeBytes = &seconds
+			case "upstash_redis_backup_required_retention_seconds":
+				database(id).RequiredRetention = &seconds
+			case "upstash_redis_backups_in_required_retention":
+				database(id).InRetention = &seconds
+			case "upstash_redis_backup_largest_gap_seconds":
+				database(id).LargestGap = &seconds
+			case "upstash_redis_backup_earlier_completed_size_median_bytes":
+				database(id).EarlierMedianSize = &seconds
 			case "upstash_redis_database_daily_backup_enabled":
 				on := v == 1
 				database(id).DailyBackup = &on
@@ -225,6 +245,13 @@ func (d *databaseStatus) verdict(now time.Time) string {
 		return verdictStale
 	case d.OldestPending != nil && age(*d.OldestPending) > stuckPendingAfter:
 		return verdictStuck
+	case d.RequiredRetention != nil && (d.OldestCompleted == nil || d.InRetention == nil || *d.InRetention == 0 ||
+		age(*d.OldestCompleted) < time.Duration(*d.RequiredRetention)*time.Second):
+		return verdictWindow
+	case d.LargestGap != nil && float64(*d.LargestGap) > gapFactor*interval.Seconds():
+		return verdictGap
+	case d.EarlierMedianSize != nil && d.SizeBytes != nil && float64(*d.SizeBytes) < shrinkRatio*float64(*d.EarlierMedianSize):
+		return verdictShrank
 	}
 	return verdictOK
 }

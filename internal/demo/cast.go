@@ -32,6 +32,13 @@ const (
 	// HourlyID ("payments", plan pro): an hourly backup at every full
 	// hour, the last 24 kept, each completing 2 minutes after it starts.
 	HourlyID = "00000000-demo-4000-8000-000000000005"
+	// GapID ("inventory"): daily at 04:00 UTC, the last 7 kept, but the
+	// backup of two days before the demo started is missing: a gap in
+	// the chain while the latest backup is fine.
+	GapID = "00000000-demo-4000-8000-000000000006"
+	// ShrunkID ("search-index"): daily at 05:00 UTC, the last 7 kept; the
+	// newest completed backup is a tenth of the size of the ones before.
+	ShrunkID = "00000000-demo-4000-8000-000000000007"
 )
 
 // Timing of the demo schedules.
@@ -59,6 +66,8 @@ func Databases() []upstash.Database {
 		{ID: StuckPendingID, Name: "analytics", Region: "ap-southeast-1", PrimaryRegion: "ap-southeast-1", Plan: "paid", State: "active", CreationTime: created(2024, time.July, 1), DailyBackupEnabled: true},
 		{ID: NeverBackedUpID, Name: "scratch-cache", Region: "global", PrimaryRegion: "us-central1", Plan: "free", State: "active", CreationTime: created(2025, time.January, 13), DailyBackupEnabled: false},
 		{ID: HourlyID, Name: "payments", Region: "eu-central-1", PrimaryRegion: "eu-central-1", Plan: "pro", State: "active", CreationTime: created(2024, time.February, 12), DailyBackupEnabled: true},
+		{ID: GapID, Name: "inventory", Region: "us-east-1", PrimaryRegion: "us-east-1", Plan: "payg", State: "active", CreationTime: created(2024, time.August, 5), DailyBackupEnabled: true},
+		{ID: ShrunkID, Name: "search-index", Region: "eu-west-1", PrimaryRegion: "eu-west-1", Plan: "pro", State: "active", CreationTime: created(2024, time.September, 9), DailyBackupEnabled: true},
 	}
 }
 
@@ -69,6 +78,7 @@ func Databases() []upstash.Database {
 type Cast struct {
 	failingSince time.Time
 	stuckAt      time.Time
+	missingDay   time.Time
 }
 
 // NewCast returns the cast of a demo started at start.
@@ -77,6 +87,7 @@ func NewCast(start time.Time) Cast {
 	return Cast{
 		failingSince: start.Add(-failingFor),
 		stuckAt:      latestDaily(start.Add(-stuckFor), 1, 0),
+		missingDay:   latestDaily(start.Add(-48*time.Hour), 4, 0),
 	}
 }
 
@@ -95,6 +106,10 @@ func (c Cast) Backups(databaseID string, now time.Time) (backups []Backup, ok bo
 		return nil, true
 	case HourlyID:
 		return hourly(now), true
+	case GapID:
+		return withGap(now, c.missingDay), true
+	case ShrunkID:
+		return shrunk(now), true
 	}
 	return nil, false
 }
@@ -140,6 +155,32 @@ func stuckPending(now, stuckAt time.Time) []Backup {
 		b := backup(StuckPendingID, "analytics", t, now, dailyDuration, upstash.StateCompleted, false)
 		if t.Equal(stuckAt) {
 			b.State, b.BackupSize = upstash.StatePending, 0
+		}
+		backups = append(backups, b)
+	}
+	return backups
+}
+
+func withGap(now, missingDay time.Time) []Backup {
+	backups := make([]Backup, 0, dailyRetention)
+	latest := latestDaily(now, 4, 0)
+	for day := range dailyRetention {
+		// Retention keeps 7 days: the missing one leaves 6 backups.
+		if t := latest.AddDate(0, 0, -day); !t.Equal(missingDay) {
+			backups = append(backups, backup(GapID, "inventory", t, now, dailyDuration, upstash.StateCompleted, false))
+		}
+	}
+	return backups
+}
+
+func shrunk(now time.Time) []Backup {
+	backups := make([]Backup, 0, dailyRetention)
+	shrank := false
+	for t := latestDaily(now, 5, 0); len(backups) < dailyRetention; t = t.Add(-24 * time.Hour) {
+		b := backup(ShrunkID, "search-index", t, now, dailyDuration, upstash.StateCompleted, false)
+		if b.State == upstash.StateCompleted && !shrank {
+			b.BackupSize /= 10
+			shrank = true
 		}
 		backups = append(backups, b)
 	}

@@ -188,6 +188,7 @@ func TestDemoBackupKinds(t *testing.T) {
 		{demo.FailingID, "true", "false"},
 		{demo.StuckPendingID, "true", "false"},
 		{demo.HourlyID, "false", "true"},
+		{demo.GapID, "true", "false"},
 	} {
 		backups := demoBackups(t, api, tc.id)
 		for _, b := range backups {
@@ -236,7 +237,7 @@ func TestDemoThroughTheClient(t *testing.T) {
 	if !slices.Equal(dbs, demo.Databases()) {
 		t.Errorf("databases\n%+v\nwant\n%+v", dbs, demo.Databases())
 	}
-	want := []string{"orders true", "sessions true", "analytics true", "scratch-cache false", "payments true"}
+	want := []string{"orders true", "sessions true", "analytics true", "scratch-cache false", "payments true", "inventory true", "search-index true"}
 	var got []string
 	for _, db := range dbs {
 		got = append(got, db.Name+" "+map[bool]string{true: "true", false: "false"}[db.DailyBackupEnabled])

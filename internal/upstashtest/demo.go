@@ -22,6 +22,8 @@ const (
 	DemoStuckPendingID  = demo.StuckPendingID  // "analytics": daily, stuck pending
 	DemoNeverBackedUpID = demo.NeverBackedUpID // "scratch-cache": daily backup off
 	DemoHourlyID        = demo.HourlyID        // "payments": hourly
+	DemoGapID           = demo.GapID           // "inventory": a day missing in the chain
+	DemoShrunkID        = demo.ShrunkID        // "search-index": the newest backup shrank
 )
 
 // WithDemoCast gives the server the cast of the exporter's --demo (package
