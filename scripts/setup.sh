@@ -2,12 +2,15 @@
 # Installs what the test suite needs and is not part of Go itself:
 # Debian's prometheus package (promtool and a real Prometheus server),
 # buildah and podman for the container test, and golangci-lint and
-# actionlint (pinned, built through the Go module proxy). Safe to run again: it installs only
+# actionlint (pinned, built through the Go module proxy), and jsonnet and
+# pint for the monitoring mixin. Safe to run again: it installs only
 # what is missing. Source it to get GOLANGCI_LINT set.
 set -euo pipefail
 
 GOLANGCI_LINT_VERSION=v2.15.0
 ACTIONLINT_VERSION=v1.7.12
+JSONNET_VERSION=v0.22.0 # go-jsonnet: scripts/mixin.sh
+PINT_VERSION=v0.69.1    # rule linter: .pint.hcl
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -58,6 +61,18 @@ if ! "$gobin/actionlint" -version 2>/dev/null | grep -q "${ACTIONLINT_VERSION#v}
 	say "building actionlint $ACTIONLINT_VERSION"
 	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION") ||
 		{ say "could not build actionlint"; setup_failed=1; }
+fi
+# The monitoring mixin (deploy/mixin): jsonnet renders it, pint lints the
+# rules it renders.
+if ! "$gobin/jsonnet" --version 2>/dev/null | grep -q "${JSONNET_VERSION}"; then
+	say "building jsonnet $JSONNET_VERSION"
+	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/google/go-jsonnet/cmd/jsonnet@$JSONNET_VERSION") ||
+		{ say "could not build jsonnet"; setup_failed=1; }
+fi
+if ! "$gobin/pint" version 2>/dev/null | grep -q "${PINT_VERSION}"; then
+	say "building pint $PINT_VERSION"
+	(cd / && GOFLAGS= GONOSUMDB=github.com/cloudflare/pint GOBIN=$gobin go install "github.com/cloudflare/pint/cmd/pint@$PINT_VERSION") ||
+		{ say "could not build pint"; setup_failed=1; }
 fi
 export GOLANGCI_LINT
 export PATH=$gobin:$PATH
