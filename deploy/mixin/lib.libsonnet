@@ -25,9 +25,4 @@
       then 'printf "upstash_redis_database_info{database_id=%q}" $labels.database_id'
       else 'printf "upstash_redis_database_info{database_id=%q} or last_over_time(upstash_redis_database_info{database_id=%q}[' + lookback + '])" $labels.database_id $labels.database_id';
     '{{ with ' + query + ' | query }}{{ . | first | label "database_name" }} (account {{ . | first | label "account" }}){{ else }}{{ $labels.database_id }}{{ end }}',
-
-  // A selector's matchers joined with extra ones: withSelector('job="x"',
-  // 'state="completed"') == 'job="x", state="completed"'.
-  matchers(selector, extra='')::
-    std.join(', ', std.filter(function(s) s != '', [selector, extra])),
 }
