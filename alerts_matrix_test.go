@@ -52,6 +52,7 @@ const (
 	amJob     = "upstash_backup_exporter"
 	amStep    = 5 * time.Minute
 	amRules   = "deploy/prometheus/alerts.yml"
+	amRecords = "deploy/prometheus/rules.yml" // recording rules the RPO alerts read
 	amAccount = "production"
 	amEmail   = "ops@example.com"
 	amKey     = "alert-matrix-key-6d1e0b9c47a2"
@@ -384,9 +385,17 @@ type amRule struct {
 }
 
 // loadAMRules returns the alerting rules of alerts.yml and writes them,
-// without annotations, to dir/rules.yml.
+// without annotations, to dir/rules.yml, and the recording rules they read
+// to dir/records.yml.
 func loadAMRules(t *testing.T, dir string) []amRule {
 	t.Helper()
+	records, err := os.ReadFile(amRecords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "records.yml"), records, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	b, err := os.ReadFile(amRules)
 	if err != nil {
 		t.Fatal(err)
@@ -506,7 +515,7 @@ func (h *amHarness) promtoolTest(checks ...amCheck) {
 		}
 	}
 	file := map[string]any{
-		"rule_files":          []string{"rules.yml"},
+		"rule_files":          []string{"records.yml", "rules.yml"},
 		"evaluation_interval": "5m",
 		"tests": []map[string]any{{
 			"name":            t.Name(),
@@ -531,6 +540,7 @@ func (h *amHarness) promtoolTest(checks ...amCheck) {
 		_ = os.MkdirAll(keep, 0o755)
 		_ = os.WriteFile(filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_")+".yml"), b, 0o644)
 		_ = os.WriteFile(filepath.Join(keep, "rules.yml"), amMust(os.ReadFile(filepath.Join(dir, "rules.yml"))), 0o644)
+		_ = os.WriteFile(filepath.Join(keep, "records.yml"), amMust(os.ReadFile(filepath.Join(dir, "records.yml"))), 0o644)
 	}
 	if err != nil {
 		t.Errorf("promtool test rules (%d series, %d checks): %v\n%s", len(h.series), len(tests), err, out)

@@ -28,12 +28,22 @@ import (
 // database name, once Prometheus has evaluated the rules on its data.
 // Alerts with long for: durations cannot fire within the test, so pending
 // counts.
+// The RPO burn-rate alerts are pending from the first evaluations for a
+// database out of its objective (1.5 days for a daily one): sessions'
+// newest completed backup is over 36 hours old.
 var demoAlerts = map[string][]string{
 	"orders":        nil, // healthy daily
 	"payments":      nil, // healthy hourly
-	"sessions":      {"UpstashBackupLatestFailed", "UpstashBackupNoRecentCompleted"},
+	"sessions":      {"UpstashBackupLatestFailed", "UpstashBackupNoRecentCompleted", "UpstashBackupRPOBudgetBurnFast", "UpstashBackupRPOBudgetBurnSlow"},
 	"analytics":     {"UpstashBackupNoRecentCompleted", "UpstashBackupStuckPending"},
 	"scratch-cache": {"UpstashBackupDailyDisabled"},
+}
+
+// demoMaybeAlerts may be pending or firing, or not, depending on the time
+// of day the demo starts: analytics' newest completed backup is 30 to 54
+// hours old, on either side of its 36-hour objective.
+var demoMaybeAlerts = map[string][]string{
+	"analytics": {"UpstashBackupRPOBudgetBurnFast", "UpstashBackupRPOBudgetBurnSlow"},
 }
 
 func e2eURL(t *testing.T, name string) string {
@@ -273,6 +283,9 @@ func TestE2EDemoAlerts(t *testing.T) {
 				if !strings.Contains(a.Annotations["description"], " "+db+" (account ") {
 					return fmt.Errorf("%s for %s: description %q does not name the database", a.Labels["alertname"], db, a.Annotations["description"])
 				}
+			}
+			if slices.Contains(demoMaybeAlerts[db], a.Labels["alertname"]) {
+				continue
 			}
 			got[db] = append(got[db], a.Labels["alertname"])
 		}

@@ -8,6 +8,8 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,12 +17,15 @@ import (
 	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
 const (
 	alertsFile     = "prometheus/alerts.yml"
+	recordsFile    = "prometheus/rules.yml"
 	alertTestsFile = "prometheus/alerts_test.yml"
 	readmeFile     = "README.md"
 	runbookBase    = "https://github.com/upstash-backup-exporter/upstash_backup_exporter/blob/main/deploy/README.md#"
@@ -95,6 +100,31 @@ func loadAlerts(t *testing.T) []monitoringv1.Rule {
 	return rules
 }
 
+// loadRecords returns the recording rules of rules.yml in their order.
+func loadRecords(t *testing.T) []monitoringv1.Rule {
+	t.Helper()
+	var f ruleFile
+	readStrict(t, recordsFile, &f)
+	var rules []monitoringv1.Rule
+	for _, g := range f.Groups {
+		rules = append(rules, g.Rules...)
+	}
+	if len(rules) == 0 {
+		t.Fatalf("%s: no rules", recordsFile)
+	}
+	return rules
+}
+
+// recordedNames returns the names of the series rules.yml records.
+func recordedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	for _, r := range loadRecords(t) {
+		names[r.Record] = true
+	}
+	return names
+}
+
 // githubAnchors returns the anchors GitHub gives the headings of a
 // Markdown file.
 func githubAnchors(t *testing.T, path string) map[string]bool {
@@ -126,6 +156,9 @@ func githubAnchors(t *testing.T, path string) map[string]bool {
 func TestAlertRules(t *testing.T) {
 	t.Parallel()
 	anchors := githubAnchors(t, readmeFile)
+	recorded := recordedNames(t)
+	allowed := maps.Clone(externalNames)
+	maps.Copy(allowed, recorded)
 	seen := map[string]bool{}
 	for _, r := range loadAlerts(t) {
 		t.Run(r.Alert, func(t *testing.T) {
@@ -145,7 +178,7 @@ func TestAlertRules(t *testing.T) {
 			}
 
 			expr := r.Expr.String()
-			unknown, err := unknownMetrics(expr, externalNames)
+			unknown, err := unknownMetrics(expr, allowed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +221,8 @@ func TestAlertRules(t *testing.T) {
 			if !anchors[strings.ToLower(r.Alert)] {
 				t.Errorf("%s has no heading %q for the runbook_url to point at", readmeFile, r.Alert)
 			}
-			if slices.ContainsFunc(names, func(n string) bool { return perDatabase[n] }) &&
+			// The recorded series are per database too (rules.yml).
+			if slices.ContainsFunc(names, func(n string) bool { return perDatabase[n] || recorded[n] }) &&
 				!strings.Contains(r.Annotations["description"], `upstash_redis_database_info{database_id=%q}`) {
 				t.Error("description of a per-database alert must look the name up in upstash_redis_database_info")
 			}
@@ -206,79 +240,255 @@ type ruleTests struct {
 			Alertname string           `json:"alertname"`
 			ExpAlerts []map[string]any `json:"exp_alerts"`
 		} `json:"alert_rule_test"`
+		PromQLExprTest []struct {
+			Expr string `json:"expr"`
+		} `json:"promql_expr_test"`
 	} `json:"tests"`
 }
 
-// TestEveryAlertHasUnitTests holds alerts_test.yml to its promise: for each
-// alert a test named "<alert>: firing ..." that expects it to fire, one
-// named "<alert>: healthy ..." that expects it silent, and one named
-// "<alert>: edge ...".
-func TestEveryAlertHasUnitTests(t *testing.T) {
-	t.Parallel()
+// ruleTestFiles are the promtool unit tests and the rule files each loads:
+// the RPO alerts read the recording rules, so their tests load both.
+var ruleTestFiles = []struct {
+	path      string
+	ruleFiles []string
+}{
+	{alertTestsFile, []string{"alerts.yml"}},
+	{"prometheus/rpo_test.yml", []string{"rules.yml", "alerts.yml"}},
+	{"prometheus/rpo_rules_test.yml", []string{"rules.yml"}},
+}
+
+func loadRuleTests(t *testing.T, path string) ruleTests {
+	t.Helper()
 	var f ruleTests
-	b, err := os.ReadFile(alertTestsFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Not strict: the test format has fields not modelled here.
 	if err := yaml.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
-	if !slices.Equal(f.RuleFiles, []string{"alerts.yml"}) {
-		t.Errorf("rule_files %v, want [alerts.yml]", f.RuleFiles)
-	}
+	return f
+}
+
+// TestEveryAlertHasUnitTests holds the promtool tests to their promise:
+// for each alert a test named "<alert>: firing ..." that expects it to
+// fire, one named "<alert>: healthy ..." that expects it silent, and one
+// named "<alert>: edge ...". Tests of recording rules are named after the
+// series they record.
+func TestEveryAlertHasUnitTests(t *testing.T) {
+	t.Parallel()
 	alerts := map[string]bool{}
 	for _, r := range loadAlerts(t) {
 		alerts[r.Alert] = true
 	}
+	recorded := recordedNames(t)
 	type kinds struct{ firing, healthy, edge bool }
 	covered := map[string]*kinds{}
 	for a := range alerts {
 		covered[a] = &kinds{}
 	}
-	for _, tc := range f.Tests {
-		alert, kind, ok := strings.Cut(tc.Name, ": ")
-		if !ok || !alerts[alert] {
-			t.Errorf("test %q: name must start with an alert of %s and \": \"", tc.Name, alertsFile)
-			continue
+	for _, tf := range ruleTestFiles {
+		f := loadRuleTests(t, tf.path)
+		if !slices.Equal(f.RuleFiles, tf.ruleFiles) {
+			t.Errorf("%s: rule_files %v, want %v", tf.path, f.RuleFiles, tf.ruleFiles)
 		}
-		fires, silent := false, true
-		for _, at := range tc.AlertRuleTest {
-			if !alerts[at.Alertname] {
-				t.Errorf("test %q: alertname %q is not in %s", tc.Name, at.Alertname, alertsFile)
-			}
-			if at.Alertname != alert {
+		if len(f.Tests) == 0 {
+			t.Errorf("%s: no tests", tf.path)
+		}
+		for _, tc := range f.Tests {
+			subject, kind, ok := strings.Cut(tc.Name, ": ")
+			if ok && recorded[subject] {
+				if len(tc.PromQLExprTest) == 0 {
+					t.Errorf("%s: test %q of a recording rule evaluates no expression", tf.path, tc.Name)
+				}
 				continue
 			}
-			if len(at.ExpAlerts) > 0 {
-				fires, silent = true, false
+			if !ok || !alerts[subject] {
+				t.Errorf("%s: test %q: name must start with an alert of %s or a series of %s, and \": \"", tf.path, tc.Name, alertsFile, recordsFile)
+				continue
 			}
-		}
-		c := covered[alert]
-		switch {
-		case strings.HasPrefix(kind, "firing"):
-			if !fires {
-				t.Errorf("test %q expects no %s alert", tc.Name, alert)
+			alert := subject
+			fires, silent := false, true
+			for _, at := range tc.AlertRuleTest {
+				if !alerts[at.Alertname] {
+					t.Errorf("%s: test %q: alertname %q is not in %s", tf.path, tc.Name, at.Alertname, alertsFile)
+				}
+				if at.Alertname != alert {
+					continue
+				}
+				if len(at.ExpAlerts) > 0 {
+					fires, silent = true, false
+				}
 			}
-			c.firing = true
-		case strings.HasPrefix(kind, "healthy"):
-			if !silent || len(tc.AlertRuleTest) == 0 {
-				t.Errorf("test %q must check that %s stays silent", tc.Name, alert)
+			c := covered[alert]
+			switch {
+			case strings.HasPrefix(kind, "firing"):
+				if !fires {
+					t.Errorf("%s: test %q expects no %s alert", tf.path, tc.Name, alert)
+				}
+				c.firing = true
+			case strings.HasPrefix(kind, "healthy"):
+				if !silent || len(tc.AlertRuleTest) == 0 {
+					t.Errorf("%s: test %q must check that %s stays silent", tf.path, tc.Name, alert)
+				}
+				c.healthy = true
+			case strings.HasPrefix(kind, "edge"):
+				if len(tc.AlertRuleTest) == 0 {
+					t.Errorf("%s: test %q checks nothing", tf.path, tc.Name)
+				}
+				c.edge = true
+			default:
+				t.Errorf("%s: test %q: want \"firing\", \"healthy\" or \"edge\" after the alert name", tf.path, tc.Name)
 			}
-			c.healthy = true
-		case strings.HasPrefix(kind, "edge"):
-			if len(tc.AlertRuleTest) == 0 {
-				t.Errorf("test %q checks nothing", tc.Name)
-			}
-			c.edge = true
-		default:
-			t.Errorf("test %q: want \"firing\", \"healthy\" or \"edge\" after the alert name", tc.Name)
 		}
 	}
 	for a, c := range covered {
 		if !c.firing || !c.healthy || !c.edge {
 			t.Errorf("%s: firing %v, healthy %v, edge %v: want a test of each", a, c.firing, c.healthy, c.edge)
 		}
+	}
+}
+
+// recordName is the level:metric:operations form of
+// https://prometheus.io/docs/practices/rules/ with the level upstash_database.
+var recordName = regexp.MustCompile(`^upstash_database:[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)?$`)
+
+// TestRecordingRules checks rules.yml: recording rules only, named
+// level:metric:operations, over the contract's metrics selected by the
+// exporter's job (so that the mixin's selector reaches them) or series
+// recorded before them in the same group, each read by an alert or a
+// promtool expression test or the dashboard.
+func TestRecordingRules(t *testing.T) {
+	t.Parallel()
+	var f ruleFile
+	readStrict(t, recordsFile, &f)
+	read := map[string]bool{}
+	for _, r := range loadAlerts(t) {
+		names, err := selectedMetrics(r.Expr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			read[n] = true
+		}
+	}
+	for _, tf := range ruleTestFiles {
+		for _, tc := range loadRuleTests(t, tf.path).Tests {
+			for _, e := range tc.PromQLExprTest {
+				names, err := selectedMetrics(e.Expr)
+				if err != nil {
+					t.Fatalf("%s: %v", tf.path, err)
+				}
+				for _, n := range names {
+					read[n] = true
+				}
+			}
+		}
+	}
+	for _, q := range dashboardQueries(t, loadDashboard(t)) {
+		names, _ := selectedMetrics(q.expr)
+		for _, n := range names {
+			read[n] = true
+		}
+	}
+	count := 0
+	for _, g := range f.Groups {
+		earlier := map[string]bool{}
+		for _, r := range g.Rules {
+			count++
+			if r.Record == "" || r.Alert != "" {
+				t.Errorf("group %s: only recording rules belong in %s, got %+v", g.Name, recordsFile, r)
+				continue
+			}
+			if !recordName.MatchString(r.Record) {
+				t.Errorf("record %q: want upstash_database:<metric>[:<operations>]", r.Record)
+			}
+			if len(r.Labels) > 0 {
+				t.Errorf("record %s: labels %v: the series must keep the labels of what it records", r.Record, r.Labels)
+			}
+			expr := r.Expr.String()
+			unknown, err := unknownMetrics(expr, earlier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(unknown) > 0 {
+				t.Errorf("record %s selects %v: neither contract metrics nor recorded earlier in group %s", r.Record, unknown, g.Name)
+			}
+			if err := contractSelectorsHaveJob(expr); err != nil {
+				t.Errorf("record %s: %v", r.Record, err)
+			}
+			if !read[r.Record] {
+				t.Errorf("record %s is read by no alert, dashboard query or promtool expression test", r.Record)
+			}
+			earlier[r.Record] = true
+		}
+	}
+	t.Logf("%d recording rules", count)
+}
+
+// contractSelectorsHaveJob fails when a selector of a contract metric in
+// expr lacks the exporter's job matcher.
+func contractSelectorsHaveJob(expr string) error {
+	node, err := promql.ParseExpr(expr)
+	if err != nil {
+		return err
+	}
+	known := seriesNames()
+	for _, sel := range parser.ExtractSelectors(node) {
+		name, hasJob := "", false
+		for _, m := range sel {
+			switch {
+			case m.Name == "__name__":
+				name = m.Value
+			case m.Name == "job" && m.Type == labels.MatchEqual && m.Value == exporterJob:
+				hasJob = true
+			}
+		}
+		if known[name] && !hasJob {
+			return fmt.Errorf("selector of %s without job=%q", name, exporterJob)
+		}
+	}
+	return nil
+}
+
+func TestContractSelectorsHaveJob(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		expr  string
+		fails bool
+	}{
+		{expr: `time() - upstash_redis_backup_last_completed_timestamp_seconds{job="upstash_backup_exporter"}`},
+		{expr: `upstash_database:rpo_within_objective`},
+		{expr: `time() - upstash_redis_backup_last_completed_timestamp_seconds`, fails: true},
+		{expr: `upstash_up{job=~"upstash_backup_exporter"}`, fails: true},
+		{expr: `upstash_up{job="other"} or upstash_up{job="upstash_backup_exporter"}`, fails: true},
+	} {
+		if err := contractSelectorsHaveJob(tc.expr); (err != nil) != tc.fails {
+			t.Errorf("%s: error %v, want failure %v", tc.expr, err, tc.fails)
+		}
+	}
+}
+
+// TestGeneratedRuleGroups checks that the PrometheusRule and the chart's
+// rule file carry the groups of rules.yml followed by those of alerts.yml,
+// as scripts/mixin.sh renders them.
+func TestGeneratedRuleGroups(t *testing.T) {
+	t.Parallel()
+	var records, alerts ruleFile
+	readStrict(t, recordsFile, &records)
+	readStrict(t, alertsFile, &alerts)
+	want := slices.Concat(records.Groups, alerts.Groups)
+
+	var pr monitoringv1.PrometheusRule
+	readStrict(t, "kubernetes/prometheusrule.yaml", &pr)
+	if !reflect.DeepEqual(pr.Spec.Groups, want) {
+		t.Errorf("kubernetes/prometheusrule.yaml: spec.groups differ from the groups of %s and %s: run scripts/mixin.sh", recordsFile, alertsFile)
+	}
+	var chart ruleFile
+	readStrict(t, "helm/upstash-backup-exporter/files/prometheus-rules.yaml", &chart)
+	if !reflect.DeepEqual(chart.Groups, want) {
+		t.Errorf("the chart's files/prometheus-rules.yaml: groups differ from those of %s and %s: run scripts/mixin.sh", recordsFile, alertsFile)
 	}
 }
 
@@ -312,12 +522,17 @@ func runTool(t *testing.T, dir, name string, args ...string) {
 // Prometheus' and Alertmanager's own validators.
 func TestPromtoolCheckRules(t *testing.T) {
 	t.Parallel()
-	runTool(t, "prometheus", "promtool", "check", "rules", "alerts.yml")
+	runTool(t, "prometheus", "promtool", "check", "rules", "rules.yml", "alerts.yml")
 }
 
 func TestPromtoolTestRules(t *testing.T) {
 	t.Parallel()
-	runTool(t, "prometheus", "promtool", "test", "rules", "alerts_test.yml")
+	for _, tf := range ruleTestFiles {
+		t.Run(filepath.Base(tf.path), func(t *testing.T) {
+			t.Parallel()
+			runTool(t, "prometheus", "promtool", "test", "rules", filepath.Base(tf.path))
+		})
+	}
 }
 
 func TestPromtoolCheckConfig(t *testing.T) {

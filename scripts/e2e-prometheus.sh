@@ -3,7 +3,7 @@
 #
 # Builds the exporter, runs it with --demo, runs Debian's Prometheus with a
 # configuration derived from deploy/prometheus/prometheus.yml and loading
-# deploy/prometheus/alerts.yml, runs Alertmanager with
+# deploy/prometheus/rules.yml and alerts.yml, runs Alertmanager with
 # deploy/alertmanager/alertmanager.yml, and then the E2E tests of the deploy
 # module (deploy/e2e_test.go) against them:
 #   - the exporter's /metrics matches the contract the deploy tests use;
@@ -30,7 +30,7 @@
 # targets (random loopback ports) and the intervals only: scrape and
 # evaluation every 2s instead of 1m, and scrape_timeout 2s instead of 30s
 # because Prometheus refuses a timeout longer than the interval. The job
-# name, relabelling and rule file are the shipped ones.
+# name, relabelling and rule files are the shipped ones.
 #
 # Everything listens on 127.0.0.1; processes and the temporary directory are
 # removed on exit. Needs go, prometheus, alertmanager, curl: installed with
@@ -168,7 +168,7 @@ wait_http "http://127.0.0.1:$alertmanager_port/-/ready" "${pids[-1]}" 20
 derive_config() {
 	local port=$1 dir=$2 changed
 	mkdir -p "$dir"
-	cp deploy/prometheus/alerts.yml "$dir/alerts.yml"
+	cp deploy/prometheus/rules.yml deploy/prometheus/alerts.yml "$dir/"
 	sed -e 's/^\(  evaluation_interval:\) 1m$/\1 2s/' \
 		-e 's/^\(    scrape_interval:\) 1m$/\1 2s/' \
 		-e 's/^\(    scrape_timeout:\) 30s$/\1 2s/' \

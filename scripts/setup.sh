@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not part of Go itself:
 # Debian's prometheus package (promtool and a real Prometheus server),
-# buildah and podman for the container test, and golangci-lint,
-# actionlint and helm (pinned, built through the Go module proxy). Safe to run again: it installs only
+# buildah and podman for the container test; golangci-lint, actionlint,
+# helm, and jsonnet and pint for the monitoring mixin (pinned, built through
+# the Go module proxy). Safe to run again: it installs only
 # what is missing. Source it to get GOLANGCI_LINT set.
 set -euo pipefail
 
 GOLANGCI_LINT_VERSION=v2.15.0
 ACTIONLINT_VERSION=v1.7.12
 HELM_VERSION=v3.22.0
+JSONNET_VERSION=v0.22.0 # go-jsonnet: scripts/mixin.sh
+PINT_VERSION=v0.69.1    # rule linter: .pint.hcl; pinned in scripts/tools/pint/go.mod
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -67,6 +70,23 @@ if ! "$gobin/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION%.0}"; 
 	say "building helm $HELM_VERSION"
 	(cd / && GOFLAGS= GOBIN=$gobin go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") ||
 		{ say "could not build helm"; setup_failed=1; }
+fi
+# The monitoring mixin (deploy/mixin): jsonnet renders it, pint lints the
+# rules it renders.
+if ! "$gobin/jsonnet" --version 2>/dev/null | grep -q "${JSONNET_VERSION}"; then
+	say "building jsonnet $JSONNET_VERSION"
+	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/google/go-jsonnet/cmd/jsonnet@$JSONNET_VERSION") ||
+		{ say "could not build jsonnet"; setup_failed=1; }
+fi
+# pint is built from a module of its own, scripts/tools/pint, whose go.mod
+# and go.sum pin it and every dependency: go install pint@version asks the
+# proxy for pint's version list, which it refuses.
+pint_stamp=$gobin/.pint-$PINT_VERSION
+if [ ! -x "$gobin/pint" ] || [ ! -e "$pint_stamp" ]; then
+	say "building pint $PINT_VERSION"
+	(cd "$(dirname "${BASH_SOURCE[0]}")/tools/pint" && GOFLAGS= go build -o "$gobin/pint" github.com/cloudflare/pint/cmd/pint) &&
+		touch "$pint_stamp" ||
+		{ say "could not build pint"; setup_failed=1; }
 fi
 export GOLANGCI_LINT
 export PATH=$gobin:$PATH
