@@ -86,6 +86,12 @@ var contractMetrics = []string{
 	"upstash_backup_exporter_config_last_reload_successful",
 	"upstash_backup_exporter_config_last_reload_success_timestamp_seconds",
 	"upstash_backup_exporter_build_info",
+	"upstash_backup_exporter_shard_index",
+	"upstash_backup_exporter_shards",
+	"upstash_redis_backup_required_retention_seconds",
+	"upstash_redis_backups_in_required_retention",
+	"upstash_redis_backup_largest_gap_seconds",
+	"upstash_redis_backup_earlier_completed_size_median_bytes",
 }
 
 // syncBuffer collects a child's output while tests read it.

@@ -9,10 +9,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-// contract is the exporter's metric contract (design/metrics.md, plus
-// upstash_redis_databases, upstash_backup_exporter_backup_entries_unreadable
-// and upstash_backup_exporter_api_held_until_timestamp_seconds, see the
-// README's changelog): every
+// contract is the exporter's metric contract (design/metrics.md, with the
+// additions CHANGELOG.md lists): every
 // metric family it emits besides the go_, process_ and promhttp_ ones, with
 // its type. The end-to-end test compares it with a running exporter's
 // /metrics, so a drift on either side fails there.
@@ -41,6 +39,12 @@ var contract = map[string]string{
 	"upstash_backup_exporter_config_last_reload_successful":                "gauge",
 	"upstash_backup_exporter_config_last_reload_success_timestamp_seconds": "gauge",
 	"upstash_backup_exporter_build_info":                                   "gauge",
+	"upstash_backup_exporter_shard_index":                                  "gauge",
+	"upstash_backup_exporter_shards":                                       "gauge",
+	"upstash_redis_backup_required_retention_seconds":                      "gauge",
+	"upstash_redis_backups_in_required_retention":                          "gauge",
+	"upstash_redis_backup_largest_gap_seconds":                             "gauge",
+	"upstash_redis_backup_earlier_completed_size_median_bytes":             "gauge",
 }
 
 // optional are the contract's families that have no series while nothing

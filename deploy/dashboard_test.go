@@ -163,7 +163,12 @@ func dashboardQueries(t *testing.T, d dashboard) []dashboardQuery {
 			t.Errorf("variable %s: query %q: want label_values(<metric>, <label>)", v.Name, q.Query)
 			continue
 		}
-		qs = append(qs, dashboardQuery{fmt.Sprintf("variable %s", v.Name), m[1]})
+		expr, err := substitute(m[1])
+		if err != nil {
+			t.Errorf("variable %s: %v", v.Name, err)
+			continue
+		}
+		qs = append(qs, dashboardQuery{fmt.Sprintf("variable %s", v.Name), expr})
 	}
 	return qs
 }
