@@ -238,7 +238,8 @@ func TestE2EPrometheusScrapesTheContract(t *testing.T) {
 		}
 		var got []string
 		for _, x := range s {
-			if name := x.Metric["__name__"]; !optional[name] {
+			// Names with a colon are the recording rules' (rules.yml).
+			if name := x.Metric["__name__"]; !optional[name] && !strings.Contains(name, ":") {
 				got = append(got, name)
 			}
 		}
