@@ -255,6 +255,7 @@ var ruleTestFiles = []struct {
 	{alertTestsFile, []string{"alerts.yml"}},
 	{"prometheus/rpo_test.yml", []string{"rules.yml", "alerts.yml"}},
 	{"prometheus/rpo_rules_test.yml", []string{"rules.yml"}},
+	{"prometheus/restore_test.yml", []string{"alerts.yml"}},
 }
 
 func loadRuleTests(t *testing.T, path string) ruleTests {

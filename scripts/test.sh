@@ -82,7 +82,7 @@ want go && step go-test-race promtool -- go test -race -count=1 ./...
 [ -x scripts/mixin.sh ] && want mixin && step mixin jsonnet -- scripts/mixin.sh check
 [ -f deploy/prometheus/alerts.yml ] && want rules && step promtool-rules promtool -- \
 	bash -c 'promtool check rules deploy/prometheus/rules.yml deploy/prometheus/alerts.yml deploy/helm/upstash-backup-exporter/files/prometheus-rules.yaml &&
-		promtool test rules deploy/prometheus/alerts_test.yml deploy/prometheus/rpo_rules_test.yml deploy/prometheus/rpo_test.yml'
+		promtool test rules deploy/prometheus/alerts_test.yml deploy/prometheus/rpo_rules_test.yml deploy/prometheus/rpo_test.yml deploy/prometheus/restore_test.yml'
 [ -f .pint.hcl ] && want pint && step pint pint -- \
 	pint --offline --no-color --config .pint.hcl lint --min-severity=info --fail-on=warning \
 	deploy/prometheus/rules.yml deploy/prometheus/alerts.yml deploy/kubernetes/prometheusrule.yaml \

@@ -311,13 +311,16 @@ local lib = import 'lib.libsonnet';
               upstash_redis_backup_last_completed_size_bytes == 0
               or
               upstash_redis_backup_last_completed_size_bytes
+                < %(ratio)s * upstash_redis_backup_earlier_completed_size_median_bytes
+              or
+              upstash_redis_backup_last_completed_size_bytes
                 < %(ratio)s * max_over_time(upstash_redis_backup_last_completed_size_bytes[%(window)s])
             ||| % { ratio: c.shrunkRatio, window: c.shrunkWindow },
             c.emptyOrShrunkFor,
             'warning',
             'The latest completed Upstash backup is empty or much smaller than before.',
             'The newest completed backup of Upstash database ' + dbName
-            + ' is {{ $value | humanize1024 }}B, empty or less than half of the largest size seen in the past '
+            + ' is {{ $value | humanize1024 }}B: empty, or less than half the median size of the completed backups listed before it, or of the largest size seen in the past '
             + std.strReplace(lib.human(c.shrunkWindow), '1 day', 'day') + '.',
           ),
 

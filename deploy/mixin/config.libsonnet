@@ -37,6 +37,8 @@
     stuckPendingFor: '15m',
     emptyOrShrunkFor: '5m',
     dailyDisabledFor: '30m',
+    restoreWindowFor: '30m',
+    chainGapFor: '10m',
 
     // Thresholds of the alerts.
     // UpstashBackupDataFrozen: hours since the last successful read.
@@ -51,6 +53,9 @@
     // window below which a backup counts as shrunk.
     shrunkRatio: 0.5,
     shrunkWindow: '1d',
+    // UpstashBackupChainGap: how many expected intervals two consecutive
+    // completed backups may be apart (a missing daily backup makes 2).
+    chainGapFactor: 1.5,
 
     // Recovery-point objective (RPO). A database's recovery point is its
     // newest completed backup; it is within its objective while the

@@ -7,4 +7,5 @@
 (import 'config.libsonnet')
 + (import 'alerts.libsonnet')
 + (import 'rpo.libsonnet')
++ (import 'restore.libsonnet')
 + (import 'dashboards.libsonnet')
