@@ -381,6 +381,42 @@ local lib = import 'lib.libsonnet';
       [target('upstash_redis_backup_retained_size_bytes{%s} * on(job, instance, database_id) group_left(database_name) upstash_redis_database_info{%s}' % [f, fa], '{{database_name}}')],
       pos(12, 42, 12, 8),
     ),
+
+    row('Restore window', 50),
+    timeseries(
+      'Restore window reach',
+      'How far back each database can be restored: the age of its oldest completed backup, and its required_retention (dashed) where one is configured. A reach below the requirement raises UpstashBackupRestoreWindowNotCovered.',
+      's',
+      [
+        target('time() - upstash_redis_backup_oldest_completed_timestamp_seconds{%s} * on(job, instance, database_id) group_left(database_name) upstash_redis_database_info{%s}' % [f, fa], '{{database_name}}'),
+        target('upstash_redis_backup_required_retention_seconds{%s} * on(job, instance, database_id) group_left(database_name) upstash_redis_database_info{%s}' % [f, fa], '{{database_name}} required', refId='B'),
+      ],
+      pos(0, 51, 8, 8),
+      min=0,
+      overrides=[{
+        matcher: { id: 'byRegexp', options: '.* required$' },
+        properties: [
+          { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+          { id: 'custom.fillOpacity', value: 0 },
+        ],
+      }],
+    ),
+    timeseries(
+      'Largest gap in the backup chain',
+      'Longest time between two consecutive completed backups within the required retention (all listed ones without one). Above 1.5 expected intervals, backups were missed in the middle of the chain (UpstashBackupChainGap).',
+      's',
+      [target('upstash_redis_backup_largest_gap_seconds{%s} * on(job, instance, database_id) group_left(database_name) upstash_redis_database_info{%s}' % [f, fa], '{{database_name}}')],
+      pos(8, 51, 8, 8),
+      min=0,
+    ),
+    timeseries(
+      'Newest backup size against the earlier ones',
+      'backup_size of the newest completed backup divided by the median size of the completed backups listed before it. Below 0.5, the newest backup shrank (UpstashBackupEmptyOrShrunk).',
+      'percentunit',
+      [target('upstash_redis_backup_last_completed_size_bytes{%s} / upstash_redis_backup_earlier_completed_size_median_bytes{%s} * on(job, instance, database_id) group_left(database_name) upstash_redis_database_info{%s}' % [f, f, fa], '{{database_name}}')],
+      pos(16, 51, 8, 8),
+      min=0,
+    ),
   ],
 
   grafanaDashboards+:: {
