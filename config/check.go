@@ -25,6 +25,9 @@ func (c *Config) String() string {
 		fmt.Fprintf(&b, "  api_url: %s\n", apiURL)
 		fmt.Fprintf(&b, "  email: %s (from %s)\n", a.Email, a.EmailSource)
 		fmt.Fprintf(&b, "  api key: from %s\n", a.APIKeySource)
+		if a.RequiredRetention > 0 {
+			fmt.Fprintf(&b, "  required_retention: %s\n", model.Duration(a.RequiredRetention))
+		}
 		if a.HTTPClient != nil {
 			fmt.Fprintf(&b, "  http_client_config: %s\n", describeHTTPClient(a.HTTPClient))
 		}
@@ -51,6 +54,9 @@ func (c *Config) String() string {
 			}
 			if d.ExpectedInterval > 0 {
 				fmt.Fprintf(&b, " expected_interval %s", model.Duration(d.ExpectedInterval))
+			}
+			if d.RequiredRetention > 0 {
+				fmt.Fprintf(&b, " required_retention %s", model.Duration(d.RequiredRetention))
 			}
 			b.WriteByte('\n')
 		}

@@ -53,6 +53,8 @@ testdata/bad-tls-config.yml:14: accounts[1].http_client_config.tls_config: unabl
 		"bad-key-file-is-a-directory.yml": `testdata/bad-key-file-is-a-directory.yml:4: accounts[0].api_key_file: testdata/key.d: not a regular file (a directory)`,
 		"bad-negative-duration.yml": `testdata/bad-negative-duration.yml:7: accounts[0].databases[0].expected_interval: must be positive, got -1h
 testdata/bad-negative-duration.yml:9: accounts[0].databases[1].expected_interval: must be positive, got 0s`,
+		"bad-retention.yml": `testdata/bad-retention.yml:5: accounts[0].required_retention: must be positive, got 0s
+testdata/bad-retention.yml:8: accounts[0].databases[0].required_retention: unknown unit "days" in duration "7days"`,
 		"bad-no-accounts.yml": `testdata/bad-no-accounts.yml:1: accounts: no accounts configured`,
 		"bad-no-email.yml":    `testdata/bad-no-email.yml:2: accounts[0].email: missing (set it or UPSTASH_EMAIL)`,
 		"bad-no-key.yml":      `testdata/bad-no-key.yml:2: accounts[0].api_key: missing: set api_key_file, api_key or UPSTASH_API_KEY`,
@@ -160,6 +162,9 @@ func TestLoadConfig(t *testing.T) {
 			t.Errorf("%s: does not watch %q", a.Name, c.includeMatch)
 		}
 	}
+	if staging.RequiredRetention != 7*24*time.Hour || prod.RequiredRetention != 0 {
+		t.Errorf("required_retention: %s, %s", prod.RequiredRetention, staging.RequiredRetention)
+	}
 	if prod.APIURL != "https://api.upstash.com/v2" || staging.APIURL != "" {
 		t.Errorf("api_url: %q, %q", prod.APIURL, staging.APIURL)
 	}
@@ -174,7 +179,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("accounts without http_client_config have one: %+v, %+v", staging.HTTPClient, team.HTTPClient)
 	}
 	want := []Database{
-		{ID: "6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", Name: "orders", ExpectedInterval: 24 * time.Hour},
+		{ID: "6gcqwafd-9627-4ec2-4g51-b1429h59c8d4", Name: "orders", ExpectedInterval: 24 * time.Hour, RequiredRetention: 72 * time.Hour},
 		{ID: "second-db"},
 	}
 	if len(prod.Databases) != len(want) {
@@ -211,6 +216,7 @@ func TestLoadConfig(t *testing.T) {
 		`include "^prod-"`, `exclude "-scratch$"`, "https://api.upstash.com/v2 (default)",
 		"api key: from api_key_file key.txt", "email: env@example.com (from UPSTASH_EMAIL)",
 		"http_client_config: proxy_url http://proxy.example.com:3128, tls_config ca_file testdata/ca.pem, follow_redirects false",
+		"required_retention 3d", "required_retention: 1w",
 	} {
 		if !strings.Contains(cfg.String(), s) {
 			t.Errorf("Describe() lacks %q:\n%s", s, cfg.String())
