@@ -39,6 +39,9 @@ type runOnError struct{ next byte }
 func (e *runOnError) Error() string { return describeByte(e.next) + " after a value" }
 
 func (wd *wireDecoder) decode(elem []byte) (*wireBackup, error) {
+	if decodePlain(elem, &wd.w) {
+		return &wd.w, nil
+	}
 	wd.w.reset()
 	wd.src.Reset(elem)
 	start := wd.dec.InputOffset()
