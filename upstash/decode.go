@@ -46,6 +46,10 @@ const (
 	// maxInternedStates bounds the distinct unknown states one answer
 	// shares between its backups.
 	maxInternedStates = 32
+	// usualBackups is room made at once for the backups of an answer:
+	// most databases list a few dozen at most, so the list and the map of
+	// ids are not grown entry after entry.
+	usualBackups = 32
 )
 
 // wireBackup is a Backup as the API sends it, with every drifting field
@@ -89,7 +93,7 @@ func DecodeBackups(body []byte, now time.Time) (BackupList, error) {
 // the first freeEntries of each answer are not counted.
 func decodeBackupStream(r io.Reader, now time.Time, databaseID string, budget *entryBudget) (BackupList, error) {
 	d := backupDecoder{
-		list:     BackupList{Backups: []Backup{}},
+		list:     BackupList{Backups: make([]Backup, 0, usualBackups)},
 		latest:   now.Add(maxFutureSkew).Unix(),
 		database: databaseID,
 		budget:   budget,
@@ -199,7 +203,7 @@ func (d *backupDecoder) add(i int, w *wireBackup) error {
 	}
 	if len(w.BackupID) > 0 {
 		if d.seen == nil {
-			d.seen = make(map[uint64]uint64)
+			d.seen = make(map[uint64]uint64, usualBackups)
 		}
 		h := maphash.Bytes(d.seed, w.BackupID)
 		if at, dup := d.seen[h]; dup {

@@ -39,7 +39,8 @@ type runOnError struct{ next byte }
 func (e *runOnError) Error() string { return describeByte(e.next) + " after a value" }
 
 func (wd *wireDecoder) decode(elem []byte) (*wireBackup, error) {
-	if decodePlain(elem, &wd.w) {
+	wd.w.reset()
+	if decodePlain(elem, wd.w.set) {
 		return &wd.w, nil
 	}
 	wd.w.reset()

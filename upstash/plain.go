@@ -13,11 +13,11 @@ import (
 // which gives it its meaning and its error. FuzzDecodePlain checks that
 // both agree on what decodePlain accepts.
 
-// decodePlain fills w from elem, one whole JSON value, when elem has the
-// common shape, and reports whether it did; w holds what the json.Decoder
-// would have put there.
-func decodePlain(elem []byte, w *wireBackup) bool {
-	w.reset()
+// decodePlain reads elem, one whole JSON value, when it has the common
+// shape, and reports whether it did. set is called with each key and
+// value in order, and stores the value as encoding/json would; it reports
+// false for a key that names a field only when case is ignored.
+func decodePlain(elem []byte, set func(key, value []byte) bool) bool {
 	s := plainScanner{b: elem}
 	if !s.skip('{') {
 		return false
@@ -31,7 +31,7 @@ func decodePlain(elem []byte, w *wireBackup) bool {
 			return false
 		}
 		value, ok := s.value()
-		if !ok || !w.set(key, value) || s.i >= len(elem) {
+		if !ok || !set(key, value) || s.i >= len(elem) {
 			return false
 		}
 		switch s.b[s.i] {
@@ -66,7 +66,7 @@ func (w *wireBackup) set(key, value []byte) bool {
 	case "hourly_backup":
 		raw = &w.HourlyBackup
 	default:
-		return !foldsToField(key)
+		return !foldsTo(key, wireBackupKeys)
 	}
 	// Neither fails on a string, number or literal.
 	if text != nil {
@@ -77,13 +77,13 @@ func (w *wireBackup) set(key, value []byte) bool {
 	return true
 }
 
-// wireFields are the keys of wireBackup.
-var wireFields = []string{"database_id", "backup_id", "state", "creation_time", "backup_size", "daily_backup", "hourly_backup"}
+// wireBackupKeys are the keys of wireBackup.
+var wireBackupKeys = []string{"database_id", "backup_id", "state", "creation_time", "backup_size", "daily_backup", "hourly_backup"}
 
-// foldsToField reports whether key names a field of wireBackup when case
-// is ignored, as encoding/json matches keys.
-func foldsToField(key []byte) bool {
-	for _, f := range wireFields {
+// foldsTo reports whether key is one of fields when case is ignored, as
+// encoding/json matches keys.
+func foldsTo(key []byte, fields []string) bool {
+	for _, f := range fields {
 		if len(f) == len(key) && strings.EqualFold(f, string(key)) {
 			return true
 		}

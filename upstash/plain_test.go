@@ -3,12 +3,13 @@ package upstash
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
-// FuzzDecodePlain checks decodePlain against the json.Decoder it stands in
-// for: whatever entry it accepts, the json.Decoder reads without error and
-// to the same fields.
+// FuzzDecodePlain checks decodePlain against encoding/json, which it
+// stands in for: whatever entry it accepts, encoding/json reads without
+// error and to the same fields, for list-backup and list-databases.
 func FuzzDecodePlain(f *testing.F) {
 	for _, s := range []string{
 		`{}`, ` { } `, `{"a":1}`, `{"backup_id":"b1","creation_time":1757000716,"state":"completed","backup_size":0,"daily_backup":"true","hourly_backup":false}`,
@@ -17,13 +18,23 @@ func FuzzDecodePlain(f *testing.F) {
 		`{"state":1}`, `{"state":true}`, `{"state":-0}`, `{"state":01}`, `{"state":1.5}`, `{"state":1e3}`, `{"state":-}`,
 		`{"state":"a\"b"}`, "{\"state\":\"a\tb\"}", "{\"state\":\"\xff\"}", "{\"n\xc3\xa9\":1}", "{\"\u017ftate\":\"x\"}",
 		`{"state":{"a":1}}`, `{"x":[1]}`, `{"x":1,}`, `{,}`, `{"x"}`, `{"x":}`, `{"x":1 "y":2}`, `{"x":truex}`, `{"x":nul}`,
-		`{"x":1}}`, `{"x":1} `, "{\r\n\t\"state\" :\n\"completed\" , \"x\":null\n}", `{"":""}`, `[]`, `"x"`, `1`,
+		`{"x":1}}`, `{"x":1} `, `{"database_id":"d1","database_name":"orders","type":"pro","daily_backup_enabled":true,"password":"p"}`,
+		`{"Database_Name":"x"}`, `{"region":7,"primary_region":null}`, "{\r\n\t\"state\" :\n\"completed\" , \"x\":null\n}", `{"":""}`, `[]`, `"x"`, `1`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, elem []byte) {
+		var fastDB, slowDB wireDatabase
+		if decodePlain(elem, fastDB.set) {
+			if err := json.Unmarshal(elem, &slowDB); err != nil {
+				t.Fatalf("decodePlain accepted %q, which json.Unmarshal rejects: %v", elem, err)
+			}
+			if !reflect.DeepEqual(fastDB, slowDB) {
+				t.Errorf("%q: decodePlain read %+v, json.Unmarshal %+v", elem, fastDB, slowDB)
+			}
+		}
 		var fast wireBackup
-		if !decodePlain(elem, &fast) {
+		if !decodePlain(elem, fast.set) {
 			return
 		}
 		var slow wireBackup
@@ -57,7 +68,7 @@ func TestDecodePlainReadsTheCommonShape(t *testing.T) {
 	t.Parallel()
 	elem := []byte(`{"database_id":"db1","customer_id":"example@upstash.com","name":"test","backup_id":"b1","creation_time":1757000716,"state":"pending","backup_size":0,"daily_backup":"false","hourly_backup":false,"internal_backup_tag":""}`)
 	var w wireBackup
-	if !decodePlain(elem, &w) {
+	if !decodePlain(elem, w.set) {
 		t.Fatalf("decodePlain left the common shape to the json.Decoder")
 	}
 	if string(w.DatabaseID) != "db1" || string(w.BackupID) != "b1" || string(w.State) != "pending" || string(w.CreationTime) != "1757000716" ||
