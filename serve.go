@@ -185,12 +185,19 @@ func (e *exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return // Prometheus gave up on this scrape.
 	}
-	perScrape := prometheus.NewRegistry()
-	perScrape.MustRegister(refreshed)
+	// The collection gathers its own series, without the checks of a
+	// registry, which would find nothing and cost as much as the series
+	// themselves (collector.refreshed.Gather).
+	collected, ok := refreshed.(prometheus.Gatherer)
+	if !ok {
+		perScrape := prometheus.NewRegistry()
+		perScrape.MustRegister(refreshed)
+		collected = perScrape
+	}
 	// promhttp still negotiates the format and the compression and reports
 	// its errors; only the client is kept out of the slot.
 	answer := &answerBuffer{header: http.Header{}}
-	promhttp.HandlerFor(disjointGatherers{perScrape, e.static}, e.handlerOpts).ServeHTTP(answer, r)
+	promhttp.HandlerFor(disjointGatherers{collected, e.static}, e.handlerOpts).ServeHTTP(answer, r)
 	<-e.renders
 
 	for k, v := range answer.header {
