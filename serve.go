@@ -213,12 +213,12 @@ func (e *exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // disjointGatherers joins what its gatherers gather, as
-// prometheus.Gatherers does, when they name no family twice, as the
-// collector's series and the static registry's do: their registries have
-// checked each metric already, and checking each again doubles the cost
-// of gathering the collector's series (two per series a database). Anything
-// else (an error, a name or a histogram suffix found twice) goes to
-// prometheus.Gatherers, which gathers again and reports it as ever.
+// prometheus.Gatherers does, when no family name is in two of them, as
+// with the collector's series and the static registry: each gatherer has
+// checked its own series, and prometheus.Gatherers would check every one
+// again, as costly as making them. Anything else (an error, a family name
+// or a histogram's suffix in two) goes to prometheus.Gatherers, which
+// gathers again and reports it as it always has.
 type disjointGatherers []prometheus.Gatherer
 
 func (gs disjointGatherers) Gather() ([]*dto.MetricFamily, error) {

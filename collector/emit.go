@@ -38,13 +38,13 @@ func (r refreshed) Collect(ch chan<- prometheus.Metric) {
 	})
 }
 
-// Gather implements prometheus.Gatherer: it makes the families a Registry
-// would gather from Collect, without the Registry. A Registry checks each
-// series, through a channel, against its Desc and the others; these come
-// from the fixed Descs of metrics.go, one per database and label values,
-// so the checks cost a scrape as much as making the series again and find
-// nothing, but for a label value that is not valid UTF-8, which only a
-// Registry reports.
+// Gather implements prometheus.Gatherer: the families a Registry would
+// gather from Collect, made without one. A Registry passes each series
+// through a channel and checks it against its Desc and the series before
+// it; these series come from the fixed Descs of metrics.go with one set of
+// label values each, so the checks cost a scrape as much again and can
+// only find a label value that is not valid UTF-8. A collection with one
+// is gathered through a Registry, which reports it as it always has.
 func (r refreshed) Gather() ([]*dto.MetricFamily, error) {
 	byDesc := map[*prometheus.Desc]*dto.MetricFamily{}
 	valid := true
