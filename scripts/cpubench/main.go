@@ -291,8 +291,9 @@ func (o *options) startProfile(base string, n, c, scrapes int) func() error {
 	return func() error { return <-done }
 }
 
-// measureNaive runs the naive loop as a process of its own and reads its
-// CPU and peak RSS from its rusage.
+// measureNaive runs the naive loop as a process of its own, which reports
+// its CPU and peak RSS (its rusage would count this process's RSS, which
+// it shared until exec).
 func (o *options) measureNaive(n int) (point, error) {
 	fake, api, err := o.startFake(n)
 	if err != nil {
@@ -306,7 +307,7 @@ func (o *options) measureNaive(n int) (point, error) {
 	// The naive loop is slow (N x L a pass): fewer passes than the
 	// exporter's scrapes.
 	scrapes := max(1, min(o.scrapes, o.reads/n))
-	// One pass to warm up, as the exporter's first scrape.
+	// A short pass to warm up, as the exporter's first scrape.
 	cmd := exec.Command(self, "-naive-run="+api, "-scrapes="+strconv.Itoa(scrapes+1))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -348,9 +349,9 @@ func (o *options) measureNaive(n int) (point, error) {
 	if err := cmd.Wait(); err != nil {
 		return point{}, err
 	}
-	var wall time.Duration
-	var cpu time.Duration
-	if _, err := fmt.Sscanf(line, "%d %d", &wall, &cpu); err != nil {
+	var wall, cpu time.Duration
+	var hwm uint64
+	if _, err := fmt.Sscanf(line, "%d %d %d", &wall, &cpu, &hwm); err != nil {
 		return point{}, fmt.Errorf("naive loop said %q: %w", line, err)
 	}
 	calls, err := apiCalls(api)
@@ -360,22 +361,21 @@ func (o *options) measureNaive(n int) (point, error) {
 	if calls != int64(scrapes*(n+1)) {
 		return point{}, fmt.Errorf("%d API calls in %d passes, want %d", calls, scrapes, scrapes*(n+1))
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	return point{
 		n: n, c: 1, scrapes: scrapes,
 		wall:          wall,
 		exporterCPU:   cpu,
 		fakeCPU:       fake1 - fake0,
-		peakRSS:       uint64(ru.Maxrss) << 10,
+		peakRSS:       hwm,
 		callsPerScrpe: float64(calls) / float64(scrapes),
 	}, nil
 }
 
 // runNaive is the naive client: list the databases, then read each one's
 // backups with net/http and encoding/json, one call at a time, keeping the
-// newest completed backup. It prints a line after its first pass, then,
-// for the other passes, their mean wall time and its own CPU over them, in
-// nanoseconds.
+// newest completed backup. It prints a line after its first pass, then, for the other passes, their mean wall
+// time and its own CPU over them, in nanoseconds, and its peak RSS. Its
+// first pass, to warm up, reads naiveWarmUp databases only.
 func runNaive(api string, passes int) error {
 	var cpu0 time.Duration
 	var start time.Time
@@ -394,6 +394,10 @@ func runNaive(api string, passes int) error {
 		}
 		if err := getJSON(api+"/redis/databases", &dbs); err != nil {
 			return err
+		}
+		if i == 0 {
+			// Warming up takes a few calls, not N x L.
+			dbs = dbs[:min(len(dbs), naiveWarmUp)]
 		}
 		newest := map[string]int64{}
 		for _, db := range dbs {
@@ -416,9 +420,17 @@ func runNaive(api string, passes int) error {
 		}
 	}
 	n := max(passes-1, 1)
-	fmt.Println(int64(time.Since(start))/int64(n), int64(selfCPU()-cpu0))
+	wall, cpu := int64(time.Since(start))/int64(n), int64(selfCPU()-cpu0)
+	hwm, err := vmHWM(os.Getpid())
+	if err != nil {
+		return err
+	}
+	fmt.Println(wall, cpu, hwm)
 	return nil
 }
+
+// naiveWarmUp is how many databases the naive loop's first pass reads.
+const naiveWarmUp = 20
 
 func getJSON(u string, v any) error {
 	req, err := http.NewRequest(http.MethodGet, u, nil)
