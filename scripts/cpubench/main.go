@@ -373,9 +373,10 @@ func (o *options) measureNaive(n int) (point, error) {
 
 // runNaive is the naive client: list the databases, then read each one's
 // backups with net/http and encoding/json, one call at a time, keeping the
-// newest completed backup. It prints a line after its first pass, then, for the other passes, their mean wall
-// time and its own CPU over them, in nanoseconds, and its peak RSS. Its
-// first pass, to warm up, reads naiveWarmUp databases only.
+// newest completed backup. Its first pass, to warm up, reads naiveWarmUp
+// databases only. It prints a line after that pass, then, for the other
+// passes, their mean wall time and its own CPU over them, in nanoseconds,
+// and its peak RSS.
 func runNaive(api string, passes int) error {
 	var cpu0 time.Duration
 	var start time.Time
