@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -55,14 +56,17 @@ func main() {
 	flag.StringVar(&o.pprof, "pprof", "", "N:C:FILE: write a CPU profile of the exporter's measured scrapes at N, C to FILE")
 	naive := flag.String("naive-run", "", "internal: run the naive loop against this base URL")
 	flag.Parse()
+	// Interrupted, the processes it started are killed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if *naive != "" {
-		if err := runNaive(*naive, o.scrapes); err != nil {
+		if err := runNaive(ctx, *naive, o.scrapes); err != nil {
 			fmt.Fprintln(os.Stderr, "cpubench naive:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := o.run(); err != nil {
+	if err := o.run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "cpubench:", err)
 		os.Exit(1)
 	}
@@ -89,7 +93,7 @@ type point struct {
 	callsPerScrpe float64
 }
 
-func (o *options) run() error {
+func (o *options) run(ctx context.Context) error {
 	ns, err := ints(o.ns)
 	if err != nil {
 		return err
@@ -108,7 +112,7 @@ func (o *options) run() error {
 	failed := false
 	for _, n := range ns {
 		for _, c := range cs {
-			p, err := o.measure(n, c)
+			p, err := o.measure(ctx, n, c)
 			if err != nil {
 				fmt.Printf("%6d %4d  FAILED: %v\n", n, c, err)
 				failed = true
@@ -118,7 +122,7 @@ func (o *options) run() error {
 		}
 	}
 	for _, n := range naiveNs {
-		p, err := o.measureNaive(n)
+		p, err := o.measureNaive(ctx, n)
 		if err != nil {
 			fmt.Printf("%6d %4d  naive loop FAILED: %v\n", n, 1, err)
 			failed = true
@@ -149,8 +153,8 @@ func (o *options) row(client string, p point) {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // startFake runs the fake API with n databases and returns its base URL.
-func (o *options) startFake(n int) (*exec.Cmd, string, error) {
-	cmd := exec.Command(o.fakeapi, "--listen=127.0.0.1:0", "--databases="+strconv.Itoa(n), "--backups="+strconv.Itoa(o.backups))
+func (o *options) startFake(ctx context.Context, n int) (*exec.Cmd, string, error) {
+	cmd := exec.CommandContext(ctx, o.fakeapi, "--listen=127.0.0.1:0", "--databases="+strconv.Itoa(n), "--backups="+strconv.Itoa(o.backups))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err
@@ -165,15 +169,15 @@ func (o *options) startFake(n int) (*exec.Cmd, string, error) {
 		return nil, "", fmt.Errorf("fakeapi did not start: %w", err)
 	}
 	api := strings.TrimSpace(line)
-	if err := control(api, "fault?endpoint=list_backup&latency="+o.latency.String()); err != nil {
+	if err := control(ctx, api, "fault?endpoint=list_backup&latency="+o.latency.String()); err != nil {
 		stop(cmd)
 		return nil, "", err
 	}
 	return cmd, api, nil
 }
 
-func (o *options) measure(n, c int) (point, error) {
-	fake, api, err := o.startFake(n)
+func (o *options) measure(ctx context.Context, n, c int) (point, error) {
+	fake, api, err := o.startFake(ctx, n)
 	if err != nil {
 		return point{}, err
 	}
@@ -189,11 +193,11 @@ func (o *options) measure(n, c int) (point, error) {
 	if err := os.WriteFile(config, []byte(yml), 0o600); err != nil {
 		return point{}, err
 	}
-	addr, err := freeAddress()
+	addr, err := freeAddress(ctx)
 	if err != nil {
 		return point{}, err
 	}
-	cmd := exec.Command(o.exporter, "--config.file="+config, "--web.listen-address="+addr,
+	cmd := exec.CommandContext(ctx, o.exporter, "--config.file="+config, "--web.listen-address="+addr,
 		"--upstash.concurrency="+strconv.Itoa(c), "--upstash.cache-ttl=0s", "--upstash.timeout=60s",
 		"--log.level=warn", "--web.enable-pprof")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
@@ -203,15 +207,15 @@ func (o *options) measure(n, c int) (point, error) {
 	}
 	defer stop(cmd)
 	base := "http://" + addr
-	if err := waitReady(base + "/-/ready"); err != nil {
+	if err := waitReady(ctx, base+"/-/ready"); err != nil {
 		return point{}, err
 	}
-	if err := scrape(base, n); err != nil {
+	if err := scrape(ctx, base, n); err != nil {
 		return point{}, fmt.Errorf("warm-up scrape: %w", err)
 	}
 	scrapes := max(o.scrapes, (o.reads+n-1)/n)
-	profile := o.startProfile(base, n, c, scrapes)
-	if err := control(api, "requests"); err != nil {
+	profile := o.startProfile(ctx, base, n, c, scrapes)
+	if err := control(ctx, api, "requests"); err != nil {
 		return point{}, err
 	}
 	cpu0, err := o.procCPU(cmd.Process.Pid)
@@ -224,7 +228,7 @@ func (o *options) measure(n, c int) (point, error) {
 	}
 	start := time.Now()
 	for range scrapes {
-		if err := scrape(base, n); err != nil {
+		if err := scrape(ctx, base, n); err != nil {
 			return point{}, err
 		}
 	}
@@ -244,7 +248,7 @@ func (o *options) measure(n, c int) (point, error) {
 	if err != nil {
 		return point{}, err
 	}
-	calls, err := apiCalls(api)
+	calls, err := apiCalls(ctx, api)
 	if err != nil {
 		return point{}, err
 	}
@@ -265,7 +269,7 @@ func (o *options) measure(n, c int) (point, error) {
 // startProfile starts a CPU profile of the exporter when -pprof names this
 // point, long enough to cover the measured scrapes; the function returned
 // waits for it and writes it.
-func (o *options) startProfile(base string, n, c, scrapes int) func() error {
+func (o *options) startProfile(ctx context.Context, base string, n, c, scrapes int) func() error {
 	var pn, pc int
 	var file string
 	if _, err := fmt.Sscanf(strings.Replace(o.pprof, ":", " ", 2), "%d %d %s", &pn, &pc, &file); err != nil || pn != n || pc != c {
@@ -276,7 +280,7 @@ func (o *options) startProfile(base string, n, c, scrapes int) func() error {
 	secs := max(1, int(est.Seconds()))
 	done := make(chan error, 1)
 	go func() {
-		resp, err := http.Get(base + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
+		resp, err := get(ctx, base+"/debug/pprof/profile?seconds="+strconv.Itoa(secs))
 		if err != nil {
 			done <- err
 			return
@@ -294,8 +298,8 @@ func (o *options) startProfile(base string, n, c, scrapes int) func() error {
 // measureNaive runs the naive loop as a process of its own, which reports
 // its CPU and peak RSS (its rusage would count this process's RSS, which
 // it shared until exec).
-func (o *options) measureNaive(n int) (point, error) {
-	fake, api, err := o.startFake(n)
+func (o *options) measureNaive(ctx context.Context, n int) (point, error) {
+	fake, api, err := o.startFake(ctx, n)
 	if err != nil {
 		return point{}, err
 	}
@@ -308,7 +312,7 @@ func (o *options) measureNaive(n int) (point, error) {
 	// exporter's scrapes.
 	scrapes := max(1, min(o.scrapes, o.reads/n))
 	// A short pass to warm up, as the exporter's first scrape.
-	cmd := exec.Command(self, "-naive-run="+api, "-scrapes="+strconv.Itoa(scrapes+1))
+	cmd := exec.CommandContext(ctx, self, "-naive-run="+api, "-scrapes="+strconv.Itoa(scrapes+1))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -331,7 +335,7 @@ func (o *options) measureNaive(n int) (point, error) {
 	if err != nil {
 		return point{}, err
 	}
-	if err := control(api, "requests"); err != nil {
+	if err := control(ctx, api, "requests"); err != nil {
 		return point{}, err
 	}
 	if _, err := io.WriteString(in, "go\n"); err != nil {
@@ -354,7 +358,7 @@ func (o *options) measureNaive(n int) (point, error) {
 	if _, err := fmt.Sscanf(line, "%d %d %d", &wall, &cpu, &hwm); err != nil {
 		return point{}, fmt.Errorf("naive loop said %q: %w", line, err)
 	}
-	calls, err := apiCalls(api)
+	calls, err := apiCalls(ctx, api)
 	if err != nil {
 		return point{}, err
 	}
@@ -377,7 +381,7 @@ func (o *options) measureNaive(n int) (point, error) {
 // databases only. It prints a line after that pass, then, for the other
 // passes, their mean wall time and its own CPU over them, in nanoseconds,
 // and its peak RSS.
-func runNaive(api string, passes int) error {
+func runNaive(ctx context.Context, api string, passes int) error {
 	var cpu0 time.Duration
 	var start time.Time
 	for i := range passes {
@@ -393,7 +397,7 @@ func runNaive(api string, passes int) error {
 		var dbs []struct {
 			DatabaseID string `json:"database_id"`
 		}
-		if err := getJSON(api+"/redis/databases", &dbs); err != nil {
+		if err := getJSON(ctx, api+"/redis/databases", &dbs); err != nil {
 			return err
 		}
 		if i == 0 {
@@ -407,7 +411,7 @@ func runNaive(api string, passes int) error {
 				State        string `json:"state"`
 				BackupSize   int64  `json:"backup_size"`
 			}
-			if err := getJSON(api+"/redis/list-backup/"+db.DatabaseID, &backups); err != nil {
+			if err := getJSON(ctx, api+"/redis/list-backup/"+db.DatabaseID, &backups); err != nil {
 				return err
 			}
 			for _, b := range backups {
@@ -433,8 +437,8 @@ func runNaive(api string, passes int) error {
 // naiveWarmUp is how many databases the naive loop's first pass reads.
 const naiveWarmUp = 20
 
-func getJSON(u string, v any) error {
-	req, err := http.NewRequest(http.MethodGet, u, nil)
+func getJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
@@ -458,8 +462,8 @@ func selfCPU() time.Duration {
 
 // scrape gets /metrics with a scrape timeout longer than any point takes
 // and checks that every database was read.
-func scrape(base string, n int) error {
-	req, err := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+func scrape(ctx context.Context, base string, n int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return err
 	}
@@ -495,8 +499,20 @@ func countFailed(body []byte) int {
 	return bad
 }
 
-func control(api, what string) error {
-	resp, err := http.Post(api+"/-/fake/"+what, "", nil)
+func get(ctx context.Context, u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
+}
+
+func control(ctx context.Context, api, what string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/-/fake/"+what, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -510,8 +526,8 @@ func control(api, what string) error {
 
 // apiCalls is every API call the fake answered since its counts were
 // reset.
-func apiCalls(api string) (int64, error) {
-	resp, err := http.Get(api + "/-/fake/requests")
+func apiCalls(ctx context.Context, api string) (int64, error) {
+	resp, err := get(ctx, api+"/-/fake/requests")
 	if err != nil {
 		return 0, err
 	}
@@ -575,11 +591,11 @@ func stop(cmd *exec.Cmd) {
 	}
 }
 
-func waitReady(u string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+func waitReady(ctx context.Context, u string) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	for {
-		if resp, err := http.Get(u); err == nil {
+		if resp, err := get(ctx, u); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
@@ -593,8 +609,8 @@ func waitReady(u string) error {
 	}
 }
 
-func freeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freeAddress(ctx context.Context) (string, error) {
+	l, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
