@@ -12,7 +12,8 @@
 # read, API calls other than N+1 per scrape), never on a timing.
 #
 #   scripts/cpubench.sh short   CI size: N up to 1,000; about a minute
-#   scripts/cpubench.sh [full]  the README table: N up to 5,000; about 8 minutes
+#   scripts/cpubench.sh [full]  the README table: N up to 5,000; about 9 minutes
+#                               (the naive loop at N=5,000 alone takes N x L)
 #
 # Extra arguments go to the driver, e.g. -pprof=5000:64:/tmp/cpu.pprof to
 # profile the exporter's measured scrapes at N=5000, C=64.
