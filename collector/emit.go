@@ -1,9 +1,14 @@
 package collector
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
 )
@@ -16,11 +21,80 @@ type refreshed struct {
 
 func (r refreshed) Describe(ch chan<- *prometheus.Desc) { r.c.Describe(ch) }
 
-func (r refreshed) Collect(ch chan<- prometheus.Metric) {
+// series receives the series of a collection, one at a time: every one
+// is a gauge of desc with these label values.
+type series func(desc *prometheus.Desc, v float64, labels ...string)
+
+func (r refreshed) emit(out series) {
 	for _, a := range r.c.snapshot() {
-		a.emit(ch)
+		a.emit(out)
 	}
-	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, r.duration.Seconds())
+	out(collectDurationDesc, r.duration.Seconds())
+}
+
+func (r refreshed) Collect(ch chan<- prometheus.Metric) {
+	r.emit(func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	})
+}
+
+// Gather implements prometheus.Gatherer: the families a Registry would
+// gather from Collect, made without one. A Registry passes each series
+// through a channel and checks it against its Desc and the series before
+// it; these series come from the fixed Descs of metrics.go with one set of
+// label values each, so the checks cost a scrape as much again and can
+// only find a label value that is not valid UTF-8. A collection with one
+// is gathered through a Registry, which reports it as it always has.
+func (r refreshed) Gather() ([]*dto.MetricFamily, error) {
+	byDesc := map[*prometheus.Desc]*dto.MetricFamily{}
+	valid := true
+	r.emit(func(desc *prometheus.Desc, v float64, labels ...string) {
+		f := families[desc]
+		mf := byDesc[desc]
+		if mf == nil {
+			mf = &dto.MetricFamily{Name: &f.name, Help: &f.help, Type: dto.MetricType_GAUGE.Enum()}
+			byDesc[desc] = mf
+		}
+		m := &dto.Metric{Gauge: &dto.Gauge{Value: &v}}
+		if len(labels) > 0 {
+			pairs := make([]dto.LabelPair, len(labels))
+			m.Label = make([]*dto.LabelPair, len(labels))
+			for i, j := range f.byName {
+				valid = valid && utf8.ValidString(labels[j])
+				pairs[i].Name, pairs[i].Value = &f.labels[j], &labels[j]
+				m.Label[i] = &pairs[i]
+			}
+		}
+		mf.Metric = append(mf.Metric, m)
+	})
+	if !valid {
+		reg := prometheus.NewRegistry()
+		if err := reg.Register(r); err != nil {
+			return nil, err
+		}
+		return reg.Gather()
+	}
+	mfs := make([]*dto.MetricFamily, 0, len(byDesc))
+	for _, mf := range byDesc {
+		slices.SortFunc(mf.Metric, compareLabels)
+		mfs = append(mfs, mf)
+	}
+	slices.SortFunc(mfs, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return mfs, nil
+}
+
+// compareLabels orders the series of a family as a Registry does: by
+// their label values, in the order of the label names.
+func compareLabels(a, b *dto.Metric) int {
+	if c := cmp.Compare(len(a.Label), len(b.Label)); c != 0 {
+		return c
+	}
+	for i := range a.Label {
+		if c := strings.Compare(a.Label[i].GetValue(), b.Label[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // accountView and databaseView are a collection's copy of the state, taken
@@ -93,40 +167,40 @@ func (c *Collector) snapshot() []accountView {
 	return views
 }
 
-func (v *accountView) emit(ch chan<- prometheus.Metric) {
+func (v *accountView) emit(out series) {
 	for i := range v.databases {
-		v.databases[i].emit(ch, v.name)
+		v.databases[i].emit(out, v.name)
 	}
-	ch <- gauge(upDesc, boolValue(v.up), v.name)
+	out(upDesc, boolValue(v.up), v.name)
 	if v.hasListing {
-		ch <- gauge(databasesDesc, float64(v.listed), v.name)
+		out(databasesDesc, float64(v.listed), v.name)
 	}
 }
 
-func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
+func (d *databaseView) emit(out series, account string) {
 	id := d.id
 	if d.listed {
-		ch <- gauge(databaseInfoDesc, 1, id, d.name, account, d.info.Plan, d.info.Region, d.info.PrimaryRegion, d.info.State)
-		ch <- gauge(dailyBackupEnabledDesc, boolValue(d.info.DailyBackupEnabled), id)
+		out(databaseInfoDesc, 1, id, d.name, account, d.info.Plan, d.info.Region, d.info.PrimaryRegion, d.info.State)
+		out(dailyBackupEnabledDesc, boolValue(d.info.DailyBackupEnabled), id)
 	}
 	if d.lastRead.finished {
-		ch <- gauge(collectSuccessDesc, boolValue(d.lastRead.ok), id)
+		out(collectSuccessDesc, boolValue(d.lastRead.ok), id)
 	}
 	if !d.lastSuccess.IsZero() {
-		ch <- gauge(lastCollectSuccessDesc, unixSeconds(d.lastSuccess), id)
+		out(lastCollectSuccessDesc, unixSeconds(d.lastSuccess), id)
 	}
 	if !d.hasStats {
 		return
 	}
 	s := &d.stats
 	for _, u := range d.unreadable {
-		ch <- gauge(entriesUnreadableDesc, float64(u.count), id, u.reason)
+		out(entriesUnreadableDesc, float64(u.count), id, u.reason)
 	}
-	ch <- gauge(backupsDesc, float64(s.Pending), id, upstash.StatePending)
-	ch <- gauge(backupsDesc, float64(s.Completed), id, upstash.StateCompleted)
-	ch <- gauge(backupsDesc, float64(s.Failed), id, upstash.StateFailed)
+	out(backupsDesc, float64(s.Pending), id, upstash.StatePending)
+	out(backupsDesc, float64(s.Completed), id, upstash.StateCompleted)
+	out(backupsDesc, float64(s.Failed), id, upstash.StateFailed)
 	if s.Unknown > 0 {
-		ch <- gauge(backupsDesc, float64(s.Unknown), id, StateUnknown)
+		out(backupsDesc, float64(s.Unknown), id, StateUnknown)
 	}
 	for _, t := range []struct {
 		desc *prometheus.Desc
@@ -139,39 +213,35 @@ func (d *databaseView) emit(ch chan<- prometheus.Metric, account string) {
 		{oldestCompletedDesc, s.OldestCompleted},
 	} {
 		if t.ts.Valid {
-			ch <- gauge(t.desc, float64(t.ts.Unix), id)
+			out(t.desc, float64(t.ts.Unix), id)
 		}
 	}
 	if s.LastCompleted.Valid && !s.LastCompletedSizeUnknown {
-		ch <- gauge(lastCompletedSizeDesc, float64(s.LastCompletedSizeBytes), id)
+		out(lastCompletedSizeDesc, float64(s.LastCompletedSizeBytes), id)
 	}
-	ch <- gauge(retainedSizeDesc, float64(s.RetainedSizeBytes), id)
+	out(retainedSizeDesc, float64(s.RetainedSizeBytes), id)
 	if s.LatestState != "" {
 		for _, state := range []string{upstash.StatePending, upstash.StateCompleted, upstash.StateFailed} {
-			ch <- gauge(latestStateDesc, boolValue(s.LatestState == state), id, state)
+			out(latestStateDesc, boolValue(s.LatestState == state), id, state)
 		}
 		if s.LatestState == StateUnknown {
-			ch <- gauge(latestStateDesc, 1, id, StateUnknown)
+			out(latestStateDesc, 1, id, StateUnknown)
 		}
 	}
 	if s.ExpectedInterval > 0 {
-		ch <- gauge(expectedIntervalDesc, s.ExpectedInterval.Seconds(), id)
+		out(expectedIntervalDesc, s.ExpectedInterval.Seconds(), id)
 	}
 	c := &s.Chain
 	if c.RequiredRetention > 0 {
-		ch <- gauge(requiredRetentionDesc, c.RequiredRetention.Seconds(), id)
-		ch <- gauge(inRetentionDesc, float64(c.InRetention), id)
+		out(requiredRetentionDesc, c.RequiredRetention.Seconds(), id)
+		out(inRetentionDesc, float64(c.InRetention), id)
 	}
 	if c.LargestGapValid {
-		ch <- gauge(largestGapDesc, c.LargestGap.Seconds(), id)
+		out(largestGapDesc, c.LargestGap.Seconds(), id)
 	}
 	if c.MedianEarlierSizeValid {
-		ch <- gauge(medianSizeDesc, float64(c.MedianEarlierSize), id)
+		out(medianSizeDesc, float64(c.MedianEarlierSize), id)
 	}
-}
-
-func gauge(desc *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
-	return prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 }
 
 func boolValue(b bool) float64 {

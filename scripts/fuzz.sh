@@ -31,6 +31,7 @@ esac
 targets=(
 	"./upstash FuzzDecodeBackups"
 	"./upstash FuzzDecodeDatabases"
+	"./upstash FuzzDecodePlain"
 	"./collector FuzzComputeStats"
 	"./config FuzzParse"
 )

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 const (
@@ -449,5 +450,35 @@ func TestListedDatabaseFieldsAreRedacted(t *testing.T) {
 	want := Database{ID: "db-1", Name: "orders <secret>", Plan: "<secret>", Region: "eu-<secret>", PrimaryRegion: "<secret>", State: "active"}
 	if len(dbs) != 1 || dbs[0] != want {
 		t.Errorf("databases %+v, want %+v", dbs, want)
+	}
+}
+
+// An answer whose strings are not valid UTF-8 gives fields that are, as
+// encoding/json makes them (U+FFFD for each bad byte): the fields become
+// label values, which must be UTF-8.
+func TestInvalidUTF8BecomesReplacementCharacters(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/redis/databases") {
+			_, _ = w.Write([]byte("[{\"database_id\":\"db-1\",\"database_name\":\"ord\xffers\",\"region\":\"eu\xc3\",\"state\":\"active\"}]"))
+			return
+		}
+		_, _ = w.Write([]byte("[{\"backup_id\":\"b\xfe1\",\"database_id\":\"db-1\",\"state\":\"comp\xffleted\",\"creation_time\":1764000000}]"))
+	}, func(cfg *Config) { cfg.Now = func() time.Time { return time.Unix(1764000100, 0) } })
+	dbs, err := c.ListDatabases(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dbs) != 1 || dbs[0].Name != "ord\uFFFDers" || dbs[0].Region != "eu\uFFFD" {
+		t.Errorf("databases %+v", dbs)
+	}
+	list, err := c.ListBackups(t.Context(), "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range list.Backups {
+		if !utf8.ValidString(b.State) {
+			t.Errorf("backup %+v holds invalid UTF-8", b)
+		}
 	}
 }

@@ -37,6 +37,43 @@ type wireDatabase struct {
 	DailyBackupEnabled json.RawMessage `json:"daily_backup_enabled"`
 }
 
+// wireDatabaseKeys are the keys of wireDatabase.
+var wireDatabaseKeys = []string{"database_id", "database_name", "region", "primary_region", "type", "state", "creation_time", "daily_backup_enabled"}
+
+// set stores value in the field named key as encoding/json would, for
+// decodePlain.
+func (w *wireDatabase) set(key, value []byte) bool {
+	var text *flexString
+	var raw *json.RawMessage
+	switch string(key) {
+	case "database_id":
+		text = &w.DatabaseID
+	case "database_name":
+		text = &w.DatabaseName
+	case "region":
+		text = &w.Region
+	case "primary_region":
+		text = &w.PrimaryRegion
+	case "type":
+		text = &w.Type
+	case "state":
+		text = &w.State
+	case "creation_time":
+		raw = &w.CreationTime
+	case "daily_backup_enabled":
+		raw = &w.DailyBackupEnabled
+	default:
+		return !foldsTo(key, wireDatabaseKeys)
+	}
+	// Neither fails on a string, number or literal.
+	if text != nil {
+		_ = text.UnmarshalJSON(value)
+	} else {
+		_ = raw.UnmarshalJSON(value)
+	}
+	return true
+}
+
 // DecodeDatabases reads a list-databases answer. Entries without a
 // database_id are skipped: nothing could be asked about them.
 func DecodeDatabases(body []byte) ([]Database, error) {
@@ -68,8 +105,11 @@ func decodeDatabaseStream(r io.Reader) ([]Database, error) {
 
 func decodeDatabase(raw []byte) (Database, error) {
 	var w wireDatabase
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return Database{}, fmt.Errorf("not a database object: %w", shortError{err})
+	if !decodePlain(raw, w.set) {
+		w = wireDatabase{}
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return Database{}, fmt.Errorf("not a database object: %w", shortError{err})
+		}
 	}
 	created, _ := parseTimestamp(w.CreationTime)
 	return Database{

@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -46,6 +47,10 @@ const (
 	// maxInternedStates bounds the distinct unknown states one answer
 	// shares between its backups.
 	maxInternedStates = 32
+	// usualBackups is room made at once for the backups of an answer:
+	// most databases list a few dozen at most, so the list is not grown
+	// entry after entry.
+	usualBackups = 32
 )
 
 // wireBackup is a Backup as the API sends it, with every drifting field
@@ -89,7 +94,7 @@ func DecodeBackups(body []byte, now time.Time) (BackupList, error) {
 // the first freeEntries of each answer are not counted.
 func decodeBackupStream(r io.Reader, now time.Time, databaseID string, budget *entryBudget) (BackupList, error) {
 	d := backupDecoder{
-		list:     BackupList{Backups: []Backup{}},
+		list:     BackupList{Backups: make([]Backup, 0, usualBackups)},
 		latest:   now.Add(maxFutureSkew).Unix(),
 		database: databaseID,
 		budget:   budget,
@@ -118,7 +123,7 @@ type backupDecoder struct {
 	// are not kept: two ids with the same 64-bit hash would be taken for
 	// one, a chance of about 2e-9 for 250,000 ids.
 	seed maphash.Seed
-	seen map[uint64]uint64
+	seen map[uint64]uint64 // from seenMaps
 	// states shares the unknown states between backups.
 	states map[string]string
 	// untidy is set when problems may be out of order or two may name
@@ -156,13 +161,27 @@ func (d *backupDecoder) entry(i int, elem []byte) error {
 	return d.add(i, w)
 }
 
-// done returns d's wire decoder to the pool, unless it is broken.
+// seenMaps holds emptied maps of ids: a new map costs an answer of a few
+// dozen backups more than decoding them.
+var seenMaps = sync.Pool{New: func() any { return make(map[uint64]uint64) }}
+
+// maxPooledIDs bounds the ids a map put back in seenMaps held: clearing
+// it keeps its room.
+const maxPooledIDs = 1024
+
+// done returns d's wire decoder to the pool, unless it is broken, and its
+// map of ids, unless it grew large.
 func (d *backupDecoder) done() {
 	if d.wire != nil && !d.wire.broken {
 		d.wire.w.reset()
 		wireDecoders.Put(d.wire)
 	}
 	d.wire = nil
+	if d.seen != nil && len(d.seen) <= maxPooledIDs {
+		clear(d.seen)
+		seenMaps.Put(d.seen)
+	}
+	d.seen = nil
 }
 
 func (d *backupDecoder) add(i int, w *wireBackup) error {
@@ -199,7 +218,7 @@ func (d *backupDecoder) add(i int, w *wireBackup) error {
 	}
 	if len(w.BackupID) > 0 {
 		if d.seen == nil {
-			d.seen = make(map[uint64]uint64)
+			d.seen = seenMaps.Get().(map[uint64]uint64)
 		}
 		h := maphash.Bytes(d.seed, w.BackupID)
 		if at, dup := d.seen[h]; dup {

@@ -40,6 +40,10 @@ func (e *runOnError) Error() string { return describeByte(e.next) + " after a va
 
 func (wd *wireDecoder) decode(elem []byte) (*wireBackup, error) {
 	wd.w.reset()
+	if decodePlain(elem, wd.w.set) {
+		return &wd.w, nil
+	}
+	wd.w.reset()
 	wd.src.Reset(elem)
 	start := wd.dec.InputOffset()
 	err := wd.dec.Decode(&wd.w)

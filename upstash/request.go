@@ -69,7 +69,7 @@ var errTooLarge = errors.New("response body exceeds the size limit")
 // do sends req and reads its answer: an error answer into an excerpt, a
 // 2xx one through read. It returns the HTTP status, 0 when none came.
 func (c *Client) do(ctx context.Context, req *http.Request, endpoint, databaseID string, read func(io.Reader) error) (int, *APIError) {
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return 0, c.transportError(ctx, endpoint, databaseID, 0, err)
 	}

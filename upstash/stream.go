@@ -245,9 +245,16 @@ func (s *elementScanner) scan(chunk []byte) (int, bool) {
 					return i + 1, true
 				}
 			default:
-				// Skip the plain run of a string at once.
-				j := bytes.IndexAny(chunk[i:], "\\\"")
+				// Skip the plain run of a string at once: up to its
+				// quote, or to a backslash before it.
+				j := bytes.IndexByte(chunk[i:], '"')
 				if j < 0 {
+					j = len(chunk) - i
+				}
+				if k := bytes.IndexByte(chunk[i:i+j], '\\'); k >= 0 {
+					j = k
+				}
+				if i+j == len(chunk) {
 					return len(chunk), false
 				}
 				i += j - 1
