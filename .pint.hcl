@@ -45,15 +45,16 @@ rule {
   }
 }
 
-# UpstashBackupNoRecentCompleted compares two aggregations of one database's
-# series made with the same "without (instance, pod)": both sides keep the
-# same labels by construction. That is the point of the rule: a restarted
-# pod, a new instance label or a pair of replicas must not end or double the
-# alert, and aggregating "by" a fixed list would drop the target labels
-# (namespace, cluster) that routing uses.
+# These alerts compare aggregations of one database's series made with the
+# same "without (instance, pod)": both sides keep the same labels by
+# construction. That is the point of the rules: a restarted pod, a new
+# instance label or a pair of replicas (HA, deploy/README.md) must not end
+# or double the alert, and aggregating "by" a fixed list would drop the
+# target labels (namespace, cluster) that routing uses. promtool unit tests
+# (deploy/prometheus/*_test.yml) cover each with two replicas.
 rule {
   match {
-    name = "UpstashBackupNoRecentCompleted"
+    name = "UpstashBackupNoRecentCompleted|UpstashBackupNeverCompleted|UpstashBackupLatestFailed|UpstashBackupEmptyOrShrunk|UpstashBackupRestoreWindowNotCovered|UpstashBackupChainGap"
   }
   disable = ["promql/fragile"]
 }

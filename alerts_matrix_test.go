@@ -445,10 +445,6 @@ func amDBAlert(name, databaseID string) amAlert {
 	return amAlert{name, map[string]string{"database_id": databaseID}}
 }
 
-func amDBAlertAt(name, databaseID, instance string) amAlert {
-	return amAlert{name, map[string]string{"database_id": databaseID, "instance": instance}}
-}
-
 func amAccountAlert(name, account string) amAlert {
 	return amAlert{name, map[string]string{"account": account}}
 }
@@ -618,7 +614,7 @@ func TestAlertsMatrix(t *testing.T) {
 		failing := func(ids ...string) []amAlert {
 			var out []amAlert
 			for _, id := range ids {
-				out = append(out, amDBAlertAt("UpstashBackupCollectionFailing", id, amInstanceB))
+				out = append(out, amDBAlert("UpstashBackupCollectionFailing", id))
 			}
 			return out
 		}
@@ -735,7 +731,7 @@ func TestAlertsMatrix(t *testing.T) {
 		h.prod.SetRawBackups(amStale, []byte("[]"))
 		h.run(26*time.Hour, a)
 		emptied := amDBAlert("UpstashBackupListEmptied", amStale)
-		never := amAlert{"UpstashBackupNeverCompleted", map[string]string{"database_id": amStale, "instance": amInstanceA, "reason": "none_listed"}}
+		never := amAlert{"UpstashBackupNeverCompleted", map[string]string{"database_id": amStale, "reason": "none_listed"}}
 		h.promtoolTest(
 			amCheck{at: 2*time.Hour + 10*time.Minute, firing: []amAlert{staleNRC}},
 			amCheck{at: 2*time.Hour + 30*time.Minute, firing: []amAlert{staleNRC, emptied}},

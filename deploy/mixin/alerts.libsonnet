@@ -16,6 +16,15 @@
 //   that a restarted pod (a new instance label) or two replicas count as
 //   one exporter; rules that compare with the present match
 //   `ignoring (instance, pod)`.
+// - Two replicas may watch the same databases (HA, deploy/README.md):
+//   every per-database and per-account alert aggregates the restart
+//   labels away, so that a pair raises one alert, and the survivor alone
+//   still raises it when one replica dies. Timestamps take the max over
+//   the replicas: they only move forward, so the max is the newest read.
+//   Success, counts and flags take the max too: a database is unreadable,
+//   has no backup listed or daily backup off only if no replica says
+//   otherwise. Only the alerts about a target itself (down, config
+//   reload) stay per instance.
 // - Runbooks: deploy/README.md, one section per alert.
 local lib = import 'lib.libsonnet';
 
@@ -51,15 +60,47 @@ local lib = import 'lib.libsonnet';
       {
         name: 'upstash_backup_exporter',
         rules: [
+          // Down, in two rules of one alert, per instance:
+          // 1. critical when no other target of the job is up, or the
+          //    instance held a shard of the databases (--shard.count > 1
+          //    in the past `lookback`): its databases are not watched.
           alert(
             'UpstashBackupExporterDown',
-            'up{%s} == 0' % c.upstashBackupSelector,
+            |||
+              up{%(sel)s} == 0
+              unless %(ignoring)s
+              up{%(sel)s} == 1
+              or
+              up{%(sel)s} == 0
+              and
+              max_over_time(upstash_backup_exporter_shards{%(sel)s}[%(lookback)s]) > 1
+            ||| % { sel: c.upstashBackupSelector, ignoring: ignoring, lookback: c.lookback },
             c.exporterDownFor,
             'critical',
             'Upstash backup exporter is down.',
             'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for '
             + lib.human(c.exporterDownFor)
-            + '. While it is down no Upstash backup alert can fire.',
+            + '. No other replica of the job is up, or this one read a shard of the databases, so backup alerts cannot fire for the databases it read.',
+            keepFiring=false,
+          ),
+          // 2. warning when it is one replica of an unsharded pair (or
+          //    more) and another is up: that one still reads every
+          //    database and raises their alerts; availability is reduced.
+          alert(
+            'UpstashBackupExporterDown',
+            |||
+              up{%(sel)s} == 0
+              and %(ignoring)s
+              up{%(sel)s} == 1
+              unless
+              max_over_time(upstash_backup_exporter_shards{%(sel)s}[%(lookback)s]) > 1
+            ||| % { sel: c.upstashBackupSelector, ignoring: ignoring, lookback: c.lookback },
+            c.exporterDownFor,
+            'warning',
+            'A replica of the Upstash backup exporter is down.',
+            'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for '
+            + lib.human(c.exporterDownFor)
+            + '. Another replica of the job is up and still watches the backups; until this one is back, nothing stands in for that one.',
             keepFiring=false,
           ),
 
@@ -84,19 +125,21 @@ local lib = import 'lib.libsonnet';
             'The last configuration load on {{ $labels.instance }} failed; the exporter keeps running with its previous configuration.',
           ),
 
+          // The account is read by no replica, and some replica was
+          // answered 401 or 403.
           alert(
             'UpstashAPICredentialsRejected',
             |||
-              upstash_up == 0
-              and on(job, instance, account)
-              sum by (job, instance, account) (
-                increase(upstash_backup_exporter_api_requests_total{code=~"401|403"}[%s])
+              max %(without)s (upstash_up) == 0
+              and on(job, account)
+              sum by (job, account) (
+                increase(upstash_backup_exporter_api_requests_total{code=~"401|403"}[%(window)s])
               ) > 0
-            ||| % c.credentialsRejectedWindow,
+            ||| % { without: without, window: c.credentialsRejectedWindow },
             c.credentialsRejectedFor,
             'critical',
             "Upstash API rejects the exporter's credentials.",
-            'The Upstash Developer API answers 401/403 to the credentials of account {{ $labels.account }} (exporter {{ $labels.instance }}): no database of this account is being read.',
+            'The Upstash Developer API answers 401/403 to the credentials of account {{ $labels.account }}: no database of this account is being read.',
           ),
 
           // The account cannot be read: list-databases or every list-backup
@@ -132,7 +175,7 @@ local lib = import 'lib.libsonnet';
 
           alert(
             'UpstashBackupCollectionFailing',
-            'upstash_backup_exporter_collect_success == 0',
+            'max %s (upstash_backup_exporter_collect_success) == 0' % without,
             c.collectionFailingFor,
             'warning',
             'Backups of an Upstash database cannot be read.',
@@ -224,10 +267,10 @@ local lib = import 'lib.libsonnet';
           alert(
             'UpstashBackupNeverCompleted',
             |||
-              sum without (state) (upstash_redis_backups) > 0
-              and on(job, instance, database_id)
-              upstash_redis_backups{state="completed"} == 0
-            |||,
+              max %(without)s (sum without (state) (upstash_redis_backups)) > 0
+              and
+              max without (%(restart)s, state) (upstash_redis_backups{state="completed"}) == 0
+            ||| % { without: without, restart: c.restartLabels },
             c.neverCompletedFor,
             'critical',
             'An Upstash database has no completed backup at all.',
@@ -242,10 +285,10 @@ local lib = import 'lib.libsonnet';
           alert(
             'UpstashBackupNeverCompleted',
             |||
-              sum without (state) (upstash_redis_backups) == 0
-              and on(job, instance, database_id)
-              upstash_redis_backup_expected_interval_seconds
-            |||,
+              max %(without)s (sum without (state) (upstash_redis_backups)) == 0
+              and
+              max %(without)s (upstash_redis_backup_expected_interval_seconds)
+            ||| % { without: without },
             c.neverListedFor,
             'critical',
             'An Upstash database has no completed backup at all.',
@@ -274,17 +317,19 @@ local lib = import 'lib.libsonnet';
           ),
 
           // Ties count as failed, as in upstash_redis_backup_latest_state.
+          // The newest failure any replica read against the newest
+          // completion any replica read.
           alert(
             'UpstashBackupLatestFailed',
             |||
-              upstash_redis_backup_last_failed_timestamp_seconds
-                >= upstash_redis_backup_last_completed_timestamp_seconds
+              max %(without)s (upstash_redis_backup_last_failed_timestamp_seconds)
+                >= max %(without)s (upstash_redis_backup_last_completed_timestamp_seconds)
               or
               (
-                upstash_redis_backup_last_failed_timestamp_seconds
-                unless upstash_redis_backup_last_completed_timestamp_seconds
+                max %(without)s (upstash_redis_backup_last_failed_timestamp_seconds)
+                unless max %(without)s (upstash_redis_backup_last_completed_timestamp_seconds)
               )
-            |||,
+            ||| % { without: without },
             c.latestFailedFor,
             'warning',
             'The latest finished Upstash backup failed.',
@@ -294,7 +339,7 @@ local lib = import 'lib.libsonnet';
 
           alert(
             'UpstashBackupStuckPending',
-            'time() - upstash_redis_backup_oldest_pending_timestamp_seconds > %s * 3600' % c.stuckPendingHours,
+            'time() - max %s (upstash_redis_backup_oldest_pending_timestamp_seconds) > %s * 3600' % [without, c.stuckPendingHours],
             c.stuckPendingFor,
             'warning',
             'An Upstash backup has been pending for hours.',
@@ -308,14 +353,14 @@ local lib = import 'lib.libsonnet';
           alert(
             'UpstashBackupEmptyOrShrunk',
             |||
-              upstash_redis_backup_last_completed_size_bytes == 0
+              max %(without)s (upstash_redis_backup_last_completed_size_bytes) == 0
               or
-              upstash_redis_backup_last_completed_size_bytes
-                < %(ratio)s * upstash_redis_backup_earlier_completed_size_median_bytes
+              max %(without)s (upstash_redis_backup_last_completed_size_bytes)
+                < %(ratio)s * max %(without)s (upstash_redis_backup_earlier_completed_size_median_bytes)
               or
-              upstash_redis_backup_last_completed_size_bytes
-                < %(ratio)s * max_over_time(upstash_redis_backup_last_completed_size_bytes[%(window)s])
-            ||| % { ratio: c.shrunkRatio, window: c.shrunkWindow },
+              max %(without)s (upstash_redis_backup_last_completed_size_bytes)
+                < %(ratio)s * max %(without)s (max_over_time(upstash_redis_backup_last_completed_size_bytes[%(window)s]))
+            ||| % { without: without, ratio: c.shrunkRatio, window: c.shrunkWindow },
             c.emptyOrShrunkFor,
             'warning',
             'The latest completed Upstash backup is empty or much smaller than before.',
@@ -326,7 +371,7 @@ local lib = import 'lib.libsonnet';
 
           alert(
             'UpstashBackupDailyDisabled',
-            'upstash_redis_database_daily_backup_enabled == 0',
+            'max %s (upstash_redis_database_daily_backup_enabled) == 0' % without,
             c.dailyDisabledFor,
             'warning',
             'Daily backup is switched off on a watched Upstash database.',

@@ -20,6 +20,8 @@ local lib = import 'lib.libsonnet';
       keep_firing_for: c.keepFiringFor,
     },
     local dbName = lib.databaseName(),
+    // Aggregated over the replicas of an HA pair (alerts.libsonnet).
+    local without = 'without (%s)' % c.restartLabels,
 
     groups+: [
       {
@@ -31,9 +33,9 @@ local lib = import 'lib.libsonnet';
           alert(
             'UpstashBackupRestoreWindowNotCovered',
             |||
-              upstash_redis_backup_required_retention_seconds
-                > time() - upstash_redis_backup_oldest_completed_timestamp_seconds
-            |||,
+              max %(without)s (upstash_redis_backup_required_retention_seconds)
+                > time() - max %(without)s (upstash_redis_backup_oldest_completed_timestamp_seconds)
+            ||| % { without: without },
             c.restoreWindowFor,
             'An Upstash database cannot be restored as far back as required.',
             'The oldest completed backup of Upstash database ' + dbName
@@ -44,7 +46,7 @@ local lib = import 'lib.libsonnet';
           //    (none is listed, or all are older).
           alert(
             'UpstashBackupRestoreWindowNotCovered',
-            'upstash_redis_backups_in_required_retention == 0',
+            'max %s (upstash_redis_backups_in_required_retention) == 0' % without,
             c.restoreWindowFor,
             'An Upstash database cannot be restored as far back as required.',
             'Upstash database ' + dbName
@@ -55,12 +57,12 @@ local lib = import 'lib.libsonnet';
           alert(
             'UpstashBackupChainGap',
             |||
-              upstash_redis_backup_largest_gap_seconds
+              max %(without)s (upstash_redis_backup_largest_gap_seconds)
                 > %(factor)s * (
-                  upstash_redis_backup_expected_interval_seconds
-                  or upstash_redis_backup_largest_gap_seconds * 0 + %(default)s
+                  max %(without)s (upstash_redis_backup_expected_interval_seconds)
+                  or max %(without)s (upstash_redis_backup_largest_gap_seconds) * 0 + %(default)s
                 )
-            ||| % { factor: c.chainGapFactor, default: c.defaultExpectedIntervalSeconds },
+            ||| % { without: without, factor: c.chainGapFactor, default: c.defaultExpectedIntervalSeconds },
             c.chainGapFor,
             'Backups are missing in the middle of an Upstash backup chain.',
             'Two consecutive completed backups of Upstash database ' + dbName
