@@ -339,22 +339,33 @@ func TestE2EDashboardQueries(t *testing.T) {
 
 // TestE2EAlertmanagerInhibition loads alerts into an Alertmanager running
 // the shipped configuration and checks that a database's failing
-// collection inhibits that database's staleness alerts and nothing else.
+// collection inhibits that database's staleness alerts and nothing else,
+// and that an exporter down inhibits its databases' alerts when critical,
+// not when it is the warning of one replica of a pair.
 func TestE2EAlertmanagerInhibition(t *testing.T) {
 	am := e2eURL(t, "E2E_ALERTMANAGER_URL")
 	now := time.Now().UTC()
-	alert := func(name, db string) map[string]any {
+	alertOf := func(name, db, job, severity string) map[string]any {
+		labels := map[string]string{"alertname": name, "job": job, "e2e": "inhibition", "severity": severity}
+		if db != "" {
+			labels["database_id"] = db
+		}
 		return map[string]any{
-			"labels":   map[string]string{"alertname": name, "database_id": db, "e2e": "inhibition", "severity": "warning"},
+			"labels":   labels,
 			"startsAt": now.Format(time.RFC3339), "endsAt": now.Add(10 * time.Minute).Format(time.RFC3339),
 		}
 	}
+	alert := func(name, db string) map[string]any { return alertOf(name, db, "e2e", "warning") }
 	body, _ := json.Marshal([]any{
 		alert("UpstashBackupCollectionFailing", "db-a"),
 		alert("UpstashBackupNoRecentCompleted", "db-a"),
 		alert("UpstashBackupStuckPending", "db-a"),
 		alert("UpstashBackupDailyDisabled", "db-a"),
 		alert("UpstashBackupNoRecentCompleted", "db-b"),
+		alertOf("UpstashBackupExporterDown", "", "e2e-single", "critical"),
+		alertOf("UpstashBackupDatabaseVanished", "db-c", "e2e-single", "warning"),
+		alertOf("UpstashBackupExporterDown", "", "e2e-pair", "warning"),
+		alertOf("UpstashBackupDataFrozen", "db-d", "e2e-pair", "critical"),
 	})
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, am+"/api/v2/alerts", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -372,6 +383,9 @@ func TestE2EAlertmanagerInhibition(t *testing.T) {
 		"UpstashBackupStuckPending/db-a":      true,
 		"UpstashBackupDailyDisabled/db-a":     false,
 		"UpstashBackupNoRecentCompleted/db-b": false,
+		"UpstashBackupExporterDown/":          false,
+		"UpstashBackupDatabaseVanished/db-c":  true,
+		"UpstashBackupDataFrozen/db-d":        false,
 	}
 	eventually(t, "inhibition", func() error {
 		b, err := httpGet(t, am+"/api/v2/alerts?filter="+url.QueryEscape(`e2e="inhibition"`))

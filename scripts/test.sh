@@ -93,6 +93,7 @@ want go && step go-test-race promtool -- go test -race -count=1 ./...
 [ -x scripts/cpubench.sh ] && want cpubench && step cpubench-short getconf -- scripts/cpubench.sh short
 [ -x scripts/e2e-prometheus.sh ] && want e2e && step e2e-prometheus prometheus promtool curl -- scripts/e2e-prometheus.sh
 [ -x scripts/e2e-shard.sh ] && want e2e && step e2e-shard prometheus promtool curl -- scripts/e2e-shard.sh
+[ -x scripts/e2e-ha.sh ] && want e2e && step e2e-ha prometheus promtool curl -- scripts/e2e-ha.sh
 [ -x scripts/container-test.sh ] && want container && step container buildah podman -- scripts/container-test.sh
 
 echo
