@@ -40,105 +40,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-log() { printf '[e2e-prometheus] %s\n' "$*" >&2; }
+e2e_name=e2e-prometheus
+e2e_hosts=127.0.0.1
+# shellcheck source=scripts/e2e-lib.sh
+source scripts/e2e-lib.sh
+# Debian names the Alertmanager binary prometheus-alertmanager.
+ensure_tools prometheus:prometheus prometheus:promtool curl:curl \
+	prometheus-alertmanager:"$(command -v alertmanager >/dev/null && echo alertmanager || echo prometheus-alertmanager)"
+alertmanager=$(command -v alertmanager || command -v prometheus-alertmanager)
 
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		log "FAIL: $*"
-		exit 1
-	fi
-	log "SKIP: $*"
-	log "SKIP: THE END-TO-END CHECK DID NOT RUN."
-	exit 0
-}
-
-ensure_tools() {
-	local missing=()
-	command -v go >/dev/null || skip_or_fail "go is missing"
-	command -v prometheus >/dev/null || missing+=(prometheus)
-	# Debian names the binary prometheus-alertmanager.
-	alertmanager=$(command -v alertmanager || command -v prometheus-alertmanager || true)
-	[ -n "$alertmanager" ] || missing+=(prometheus-alertmanager)
-	command -v curl >/dev/null || missing+=(curl)
-	[ ${#missing[@]} -eq 0 ] && return
-	if [ "$(id -u)" -ne 0 ]; then
-		skip_or_fail "missing ${missing[*]} and not root to apt-get install them"
-	fi
-	log "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
-		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
-		skip_or_fail "apt-get install ${missing[*]} failed"
-	alertmanager=$(command -v alertmanager || command -v prometheus-alertmanager)
-}
-ensure_tools
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/upstash-e2e.XXXXXX")
-pids=()
-cleanup() {
-	local status=$?
-	# The outage test's exporter, should the test have died before its
-	# own cleanup.
-	if [ -s "$tmp/outage-exporter.pid" ]; then
-		kill "$(cat "$tmp/outage-exporter.pid")" 2>/dev/null || true
-	fi
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [ $status -ne 0 ]; then
-		for f in "$tmp"/*.log; do
-			[ -f "$f" ] || continue
-			log "---- last lines of $(basename "$f")"
-			tail -n 20 "$f" >&2 || true
-		done
-	fi
-	rm -rf "$tmp"
-	exit $status
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A random free loopback port; the listener that takes it is checked to be
-# ours by the wait that follows.
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-taken_ports=" "
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		if [[ $taken_ports != *" $p "* ]] && ! port_in_use "$p"; then
-			taken_ports+="$p "
-			echo "$p"
-			return
-		fi
-	done
-	log "no free port found"
-	return 1
-}
-
-# wait_http URL PID SECONDS: until URL answers 200, failing early if PID died.
-wait_http() {
-	local url=$1 pid=$2 deadline=$((SECONDS + $3))
-	until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			log "process $pid exited before $url answered"
-			return 1
-		fi
-		if [ $SECONDS -ge $deadline ]; then
-			log "$url did not answer within $3s"
-			return 1
-		fi
-		sleep 0.2
-	done
-}
-
-log "building the exporter, the fake API and the deploy tests"
-go build -o "$tmp/upstash_backup_exporter" .
-go build -o "$tmp/fakeapi" ./scripts/fakeapi
-(cd deploy && go test -c -o "$tmp/deploy.test" .)
+e2e_tmp
+build_e2e
 
 exporter_port=$(free_port)
 prometheus_port=$(free_port)
@@ -200,8 +112,6 @@ prometheus_pid=${pids[-1]}
 
 # The outage scenario: the fake API, and a Prometheus scraping the port on
 # which TestE2EOutage starts (and restarts) the exporter.
-fakeapi_email=e2e@example.com
-fakeapi_key=e2e-fake-developer-api-key
 log "fake API on 127.0.0.1:$fakeapi_port: 3 databases of 30 daily backups"
 "$tmp/fakeapi" --listen="127.0.0.1:$fakeapi_port" --email="$fakeapi_email" --api-key="$fakeapi_key" \
 	--databases=3 --backups=30 >"$tmp/fakeapi.log" 2>&1 &
@@ -224,7 +134,7 @@ log "running the end-to-end tests"
 		E2E_FAKEAPI_KEY="$fakeapi_key" \
 		E2E_OUTAGE_EXPORTER_ADDR="127.0.0.1:$outage_exporter_port" \
 		E2E_OUTAGE_PROMETHEUS_URL="http://127.0.0.1:$outage_prometheus_port" \
-		E2E_OUTAGE_PIDFILE="$tmp/outage-exporter.pid" \
+		E2E_OUTAGE_PIDFILE="$tmp/pids/outage-exporter.pid" \
 		E2E_TIMEOUT="${E2E_TIMEOUT:-60s}" \
 		"$tmp/deploy.test" -test.run '^TestE2E' -test.v -test.timeout 3m
 )

@@ -33,118 +33,18 @@
 # script fails with CI=true and skips, loudly, elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
-log() { printf '[e2e-shard] %s\n' "$*" >&2; }
-
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		log "FAIL: $*"
-		exit 1
-	fi
-	log "SKIP: $*"
-	log "SKIP: THE SHARDING END-TO-END CHECK DID NOT RUN."
-	exit 0
-}
-
-ensure_tools() {
-	local missing=()
-	command -v go >/dev/null || skip_or_fail "go is missing"
-	# Debian's prometheus package has promtool too.
-	{ command -v prometheus && command -v promtool; } >/dev/null || missing+=(prometheus)
-	command -v curl >/dev/null || missing+=(curl)
-	[ ${#missing[@]} -eq 0 ] && return
-	if [ "$(id -u)" -ne 0 ]; then
-		skip_or_fail "missing ${missing[*]} and not root to apt-get install them"
-	fi
-	log "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
-		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
-		skip_or_fail "apt-get install ${missing[*]} failed"
-	local t
-	for t in prometheus promtool curl; do
-		command -v "$t" >/dev/null || skip_or_fail "$t is still missing after apt-get install"
-	done
-}
-ensure_tools
+e2e_name=e2e-shard
+e2e_hosts="127.0.0.1 127.0.0.2 127.0.0.3"
+# shellcheck source=scripts/e2e-lib.sh
+source scripts/e2e-lib.sh
+ensure_tools prometheus:prometheus prometheus:promtool curl:curl
 
 shards=3
 databases=${E2E_SHARD_DATABASES:-300}
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/upstash-e2e-shard.XXXXXX")
-pids=()
-cleanup() {
-	local status=$?
-	# The exporters the test started, should it have died before its own
-	# cleanup.
-	local f
-	for f in "$tmp"/pids/*.pid; do
-		[ -s "$f" ] || continue
-		kill "$(cat "$f")" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [ $status -ne 0 ]; then
-		for f in "$tmp"/*.log; do
-			[ -f "$f" ] || continue
-			log "---- last lines of $(basename "$f")"
-			tail -n 20 "$f" >&2 || true
-		done
-	fi
-	rm -rf "$tmp"
-	exit $status
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-mkdir -p "$tmp/pids"
-
-# A random port free on every loopback address the replicas use.
-port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-taken_ports=" "
-free_port() {
-	local p h used
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		[[ $taken_ports == *" $p "* ]] && continue
-		used=
-		for h in 127.0.0.1 127.0.0.2 127.0.0.3; do
-			port_in_use "$h" "$p" && used=1
-		done
-		if [ -z "$used" ]; then
-			taken_ports+="$p "
-			echo "$p"
-			return
-		fi
-	done
-	log "no free port found"
-	return 1
-}
-
-# wait_http URL PID SECONDS: until URL answers 200, failing early if PID died.
-wait_http() {
-	local url=$1 pid=$2 deadline=$((SECONDS + $3))
-	until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			log "process $pid exited before $url answered"
-			return 1
-		fi
-		if [ $SECONDS -ge $deadline ]; then
-			log "$url did not answer within $3s"
-			return 1
-		fi
-		sleep 0.2
-	done
-}
-
-log "building the exporter, the fake API and the deploy tests"
-go build -o "$tmp/upstash_backup_exporter" .
-go build -o "$tmp/fakeapi" ./scripts/fakeapi
-(cd deploy && go test -c -o "$tmp/deploy.test" .)
+e2e_tmp
+build_e2e
 
 fakeapi_port=$(free_port)
 prometheus_port=$(free_port)
@@ -155,48 +55,8 @@ for i in $(seq 0 $((shards - 1))); do
 	replica_addrs+=("127.0.0.$((i + 1)):$(free_port)")
 done
 
-fakeapi_email=e2e@example.com
-fakeapi_key=e2e-fake-developer-api-key
-log "fake API on 127.0.0.1:$fakeapi_port: $databases databases of 10 daily backups"
-"$tmp/fakeapi" --listen="127.0.0.1:$fakeapi_port" --email="$fakeapi_email" --api-key="$fakeapi_key" \
-	--databases="$databases" --backups=10 >"$tmp/fakeapi.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$fakeapi_port/-/fake/requests" "${pids[-1]}" 20
-
-# The derived configuration. Every change is listed here and counted.
-dir=$tmp/prometheus
-mkdir -p "$dir"
-cp deploy/prometheus/alerts.yml "$dir/alerts.yml"
-targets=$(printf '          - %s\\n' "${replica_addrs[@]}")
-sed -e 's/^\(  evaluation_interval:\) 1m$/\1 1s/' \
-	-e 's/^\(    scrape_interval:\) 1m$/\1 2s/' \
-	-e 's/^\(    scrape_timeout:\) 30s$/\1 2s/' \
-	-e "s/^          - localhost:10035\$/${targets%\\n}/" \
-	-e "s/^\(            - \)localhost:9093\$/\1127.0.0.1:$alertmanager_port/" \
-	deploy/prometheus/prometheus.yml >"$dir/prometheus.yml"
-want_changed=$((4 + shards))
-if [ -f deploy/prometheus/rules.yml ]; then
-	cp deploy/prometheus/rules.yml "$dir/rules.yml"
-	if ! grep -q '^  - rules.yml$' "$dir/prometheus.yml"; then
-		sed -i 's/^  - alerts.yml$/&\n  - rules.yml/' "$dir/prometheus.yml"
-		want_changed=$((want_changed + 1))
-	fi
-fi
-changed=$(diff deploy/prometheus/prometheus.yml "$dir/prometheus.yml" | grep -c '^>' || true)
-if [ "$changed" -ne "$want_changed" ]; then
-	log "deriving the test configuration changed $changed lines of deploy/prometheus/prometheus.yml, want $want_changed:"
-	diff deploy/prometheus/prometheus.yml "$dir/prometheus.yml" >&2 || true
-	exit 1
-fi
-promtool check config "$dir/prometheus.yml" >/dev/null
-
-log "prometheus on 127.0.0.1:$prometheus_port scraping ${replica_addrs[*]}"
-prometheus --config.file="$dir/prometheus.yml" \
-	--storage.tsdb.path="$dir/data" \
-	--web.listen-address="127.0.0.1:$prometheus_port" \
-	--log.level=error >"$tmp/prometheus.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$prometheus_port/-/ready" "${pids[-1]}" 30
+start_replica_fakeapi "$fakeapi_port" "$databases"
+start_replica_prometheus "$prometheus_port" "$alertmanager_port" 2s "${replica_addrs[@]}"
 
 log "running TestE2EShard"
 test_start=$SECONDS
