@@ -160,7 +160,9 @@ done
 check "/-/healthy" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/healthy")" 200
 check "/-/ready" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/ready")" 200
 check "running as" "$("${podman_run[@]}" top "$container" user 2>/dev/null | awk 'NR==2 {print $1}')" "65534"
-check "demo databases" "$(grep -c '^upstash_redis_database_info{' "$tmp/metrics")" 5
+# The demo cast: orders, sessions, analytics, scratch-cache, payments,
+# inventory and search-index.
+check "demo databases" "$(grep -c '^upstash_redis_database_info{' "$tmp/metrics")" 7
 check "upstash_up" "$(grep '^upstash_up{' "$tmp/metrics" | awk '{print $2}')" 1
 build_info=$(grep '^upstash_backup_exporter_build_info{' "$tmp/metrics" || true)
 for want in "version=\"$version\"" "revision=\"$revision\"" 'branch="container-test"'; do
