@@ -4,10 +4,11 @@
 // API and exports their count, ages, sizes and states.
 //
 // This file is the command line: flags and run. exporter.go holds what
-// outlives one configuration (registries, reload), serve.go the HTTP side,
-// secrets.go the keys every output is redacted with, logging.go,
-// memlimit.go and version.go the process set-up. Metrics are computed in
-// collector/; the API is spoken in upstash/.
+// outlives one configuration (registries, reload), serve.go and gather.go
+// the HTTP side, once.go and once_table.go the --once report, secrets.go
+// the keys every output is redacted with, logging.go, memlimit.go and
+// version.go the process set-up. The configuration is read in config/,
+// metrics are computed in collector/, and the API is spoken in upstash/.
 package main
 
 import (
