@@ -1,7 +1,8 @@
 // Package demo is the exporter's --demo mode: a simulated Upstash account of
-// five databases, one per situation the exporter must show (a healthy daily
+// seven databases, one per situation the exporter must show (a healthy daily
 // schedule, failing backups, a backup stuck pending, daily backup off, an
-// hourly schedule), whose backups appear and complete as the clock moves.
+// hourly schedule, a day missing in the chain, a newest backup that
+// shrank), whose backups appear and complete as the clock moves.
 // None of its data comes from Upstash.
 //
 // API serves the account's Developer API calls in process, as an

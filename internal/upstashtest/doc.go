@@ -20,7 +20,7 @@
 // fake.
 //
 // WithDemoCast serves the cast of the exporter's --demo mode, from package
-// internal/demo: five simulated databases whose backups appear and complete
+// internal/demo: seven simulated databases whose backups appear and complete
 // over time, computed from the clock at request time, here with the fake's
 // faults and request log. The exporter itself never links this package.
 package upstashtest
