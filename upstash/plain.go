@@ -45,6 +45,30 @@ func decodePlain(elem []byte, set func(key, value []byte) bool) bool {
 	}
 }
 
+// wireBackup is a Backup as the API sends it, with every drifting field
+// left raw. Only the fields the exporter uses are decoded; it is reused
+// from entry to entry, so its buffers are too.
+type wireBackup struct {
+	DatabaseID   rawText         `json:"database_id"`
+	BackupID     rawText         `json:"backup_id"`
+	CreationTime json.RawMessage `json:"creation_time"`
+	State        rawText         `json:"state"`
+	BackupSize   json.RawMessage `json:"backup_size"`
+	DailyBackup  json.RawMessage `json:"daily_backup"`
+	HourlyBackup json.RawMessage `json:"hourly_backup"`
+}
+
+// reset empties w and keeps its buffers.
+func (w *wireBackup) reset() {
+	w.DatabaseID = w.DatabaseID[:0]
+	w.BackupID = w.BackupID[:0]
+	w.CreationTime = w.CreationTime[:0]
+	w.State = w.State[:0]
+	w.BackupSize = w.BackupSize[:0]
+	w.DailyBackup = w.DailyBackup[:0]
+	w.HourlyBackup = w.HourlyBackup[:0]
+}
+
 // set stores value in the field named key as encoding/json would, and
 // reports false for a key it could only match ignoring case.
 func (w *wireBackup) set(key, value []byte) bool {
