@@ -53,41 +53,58 @@ apt_install buildah:buildah podman:podman runc:runc busybox:busybox-static ||
 
 gobin=$(go env GOPATH)/bin
 GOLANGCI_LINT=$gobin/golangci-lint
+
+# The Go tools build side by side: their downloads and link steps overlap.
+# build KEY COMMAND...: COMMAND in the background, its output kept in a log
+# that is shown if it fails.
+setup_logs=$(mktemp -d)
+builds=()
+build() {
+	local key=$1
+	shift
+	"$@" >"$setup_logs/$key.log" 2>&1 &
+	builds+=("$!:$key")
+}
+go_install() { (cd / && GOFLAGS= GOBIN=$gobin go install "$1"); }
 if ! "$GOLANGCI_LINT" version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"; then
 	say "building golangci-lint $GOLANGCI_LINT_VERSION (once; takes a few minutes)"
-	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION") ||
-		{ say "could not build golangci-lint"; setup_failed=1; }
+	build golangci-lint go_install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
 fi
 if ! "$gobin/actionlint" -version 2>/dev/null | grep -q "${ACTIONLINT_VERSION#v}"; then
 	say "building actionlint $ACTIONLINT_VERSION"
-	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION") ||
-		{ say "could not build actionlint"; setup_failed=1; }
+	build actionlint go_install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 fi
 # helm: lints and renders the chart in deploy/helm (the test step helm and
 # deploy's helm_test.go). Built with go install, helm reports its version
 # as major.minor only, hence the comparison without the patch level.
 if ! "$gobin/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION%.0}"; then
 	say "building helm $HELM_VERSION"
-	(cd / && GOFLAGS= GOBIN=$gobin go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") ||
-		{ say "could not build helm"; setup_failed=1; }
+	build helm go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 # The monitoring mixin (deploy/mixin): jsonnet renders it, pint lints the
 # rules it renders.
 if ! "$gobin/jsonnet" --version 2>/dev/null | grep -q "${JSONNET_VERSION}"; then
 	say "building jsonnet $JSONNET_VERSION"
-	(cd / && GOFLAGS= GOBIN=$gobin go install "github.com/google/go-jsonnet/cmd/jsonnet@$JSONNET_VERSION") ||
-		{ say "could not build jsonnet"; setup_failed=1; }
+	build jsonnet go_install "github.com/google/go-jsonnet/cmd/jsonnet@$JSONNET_VERSION"
 fi
 # pint is built from a module of its own, scripts/tools/pint, whose go.mod
 # and go.sum pin it and every dependency: go install pint@version asks the
 # proxy for pint's version list, which it refuses.
 pint_stamp=$gobin/.pint-$PINT_VERSION
+pint_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/tools/pint" && pwd)
+build_pint() { (cd "$pint_dir" && GOFLAGS= go build -o "$gobin/pint" github.com/cloudflare/pint/cmd/pint) && touch "$pint_stamp"; }
 if [ ! -x "$gobin/pint" ] || [ ! -e "$pint_stamp" ]; then
 	say "building pint $PINT_VERSION"
-	(cd "$(dirname "${BASH_SOURCE[0]}")/tools/pint" && GOFLAGS= go build -o "$gobin/pint" github.com/cloudflare/pint/cmd/pint) &&
-		touch "$pint_stamp" ||
-		{ say "could not build pint"; setup_failed=1; }
+	build pint build_pint
 fi
+for b in "${builds[@]}"; do
+	if ! wait "${b%%:*}"; then
+		say "could not build ${b#*:}:"
+		tail -n 20 "$setup_logs/${b#*:}.log" >&2
+		setup_failed=1
+	fi
+done
+rm -rf "$setup_logs"
 export GOLANGCI_LINT
 export PATH=$gobin:$PATH
 if [ $setup_failed != 0 ]; then

@@ -77,12 +77,13 @@ want lint && step lint golangci-lint -- bash -c 'golangci-lint run ./... && cd d
 want go && step go-test-race promtool -- go test -race -count=1 ./...
 [ -f deploy/go.mod ] && want deploy && step deploy-go-test -- bash -c 'cd deploy && go vet ./... && go test -count=1 ./...'
 # Monitoring mixin (deploy/mixin): the files it generates are up to date;
-# the rule files pass promtool's checks and unit tests, and pint's offline
+# the rule files pass promtool's checks, and pint's offline
 # lint (.pint.hcl) with no problem of severity warning or higher.
 [ -x scripts/mixin.sh ] && want mixin && step mixin jsonnet -- scripts/mixin.sh check
+# The promtool unit tests of the rules (deploy/prometheus/*_test.yml) run
+# once, in the deploy check (deploy/rules_test.go, TestPromtoolTestRules).
 [ -f deploy/prometheus/alerts.yml ] && want rules && step promtool-rules promtool -- \
-	bash -c 'promtool check rules deploy/prometheus/rules.yml deploy/prometheus/alerts.yml deploy/helm/upstash-backup-exporter/files/prometheus-rules.yaml &&
-		promtool test rules deploy/prometheus/alerts_test.yml deploy/prometheus/rpo_rules_test.yml deploy/prometheus/rpo_test.yml deploy/prometheus/restore_test.yml'
+	promtool check rules deploy/prometheus/rules.yml deploy/prometheus/alerts.yml deploy/helm/upstash-backup-exporter/files/prometheus-rules.yaml
 [ -f .pint.hcl ] && want pint && step pint pint -- \
 	pint --offline --no-color --config .pint.hcl lint --min-severity=info --fail-on=warning \
 	deploy/prometheus/rules.yml deploy/prometheus/alerts.yml deploy/kubernetes/prometheusrule.yaml \
