@@ -110,10 +110,13 @@ type Client struct {
 	limiter  *rate.Limiter
 	// redactor removes every encoding of the current and the previous key
 	// from the texts kept in errors and problems; keyMu guards lastKey, the
-	// key it was built for, and its rebuilding.
+	// key it was built for, header, and their rebuilding.
 	redactor atomic.Pointer[redact.Redactor]
 	keyMu    sync.Mutex
 	lastKey  string
+	// header is what every request of lastKey sends. Requests share it and
+	// nothing writes to it: a new key gets a new one.
+	header http.Header
 	// entries bounds the backups held by the answers being decoded.
 	entries entryBudget
 
@@ -195,7 +198,7 @@ func New(cfg Config) (*Client, error) {
 		observeHold:   cfg.ObserveHold,
 	}
 	c.entries.limit = defaultEntriesInFlight
-	c.currentKey(firstKey)
+	c.requestHeader(firstKey)
 	return c, nil
 }
 
@@ -233,17 +236,25 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// currentKey is the key to send, from Config.Key. When it differs from the
-// last one, the redactor is rebuilt for both before the new key is sent.
-func (c *Client) currentKey(key string) string {
+// requestHeader is the header of a request sending key, from Config.Key.
+// When key differs from the last one, the redactor is rebuilt for both
+// before the new key is sent.
+func (c *Client) requestHeader(key string) http.Header {
 	c.keyMu.Lock()
 	defer c.keyMu.Unlock()
-	if key != c.lastKey || c.redactor.Load() == nil {
+	if key != c.lastKey || c.header == nil {
 		c.redactor.Store(redact.New(
 			redact.Credential{User: c.email, Key: key},
 			redact.Credential{User: c.email, Key: c.lastKey},
 		))
 		c.lastKey = key
+		auth := &http.Request{Header: http.Header{}}
+		auth.SetBasicAuth(c.email, key)
+		c.header = http.Header{
+			"Authorization": auth.Header["Authorization"],
+			"Accept":        {"application/json"},
+			"User-Agent":    {c.agent},
+		}
 	}
-	return key
+	return c.header
 }

@@ -42,9 +42,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, databaseID, target strin
 	if err != nil {
 		return &APIError{Endpoint: endpoint, DatabaseID: databaseID, Class: ClassConnection, Err: errors.New(c.redact(err.Error()))}
 	}
-	req.SetBasicAuth(c.email, c.currentKey(c.key()))
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.agent)
+	req.Header = c.requestHeader(c.key())
 
 	start := time.Now()
 	status, apiErr := c.do(ctx, req, endpoint, databaseID, read)
