@@ -76,7 +76,7 @@ func computeChain(completed []completedBackup, s Settings) Chain {
 
 	// The backups before the newest: every one created before its
 	// creation_time, so that ties at the newest do not depend on order.
-	var sizes []int64
+	sizes := make([]int64, 0, len(completed))
 	for _, b := range completed {
 		if b.unix < newest && !b.sizeUnknown {
 			sizes = append(sizes, b.size)

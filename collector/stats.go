@@ -125,7 +125,7 @@ func knownState(state string) string {
 func ComputeStats(backups []upstash.Backup, s Settings) BackupStats {
 	sum := BackupStats{Backups: len(backups)}
 	var hourly, daily bool
-	var completed []completedBackup
+	completed := make([]completedBackup, 0, len(backups))
 	for i := range backups {
 		b := &backups[i]
 		t := b.CreationTime
