@@ -153,16 +153,18 @@ local lib = import 'lib.libsonnet';
             + ', while another replica of the job reads the account. A pair now rests on the other replica alone; a shard leaves its databases unread.',
             labels={ reason: 'account_unreadable' },
           ),
-          // 2. One database: list-backup fails on this replica. Left to
-          //    the first rule when the replica reads none of its accounts.
+          // 2. One database: list-backup fails on this replica. A replica
+          //    that reaches no account raises it for each database too;
+          //    the example Alertmanager configuration keeps the account's
+          //    alone. Not done here with upstash_up: under a cache TTL a
+          //    refresh that only retries the failing database sets it to
+          //    0 on that replica, which would restart this rule's hold.
           alert(
             'UpstashBackupExporterReplicaDegraded',
             |||
               upstash_backup_exporter_collect_success == 0
               unless %(ignoring)s
               max %(without)s (upstash_backup_exporter_collect_success) == 0
-              unless ignoring (database_id)
-              max without (account) (upstash_up) == 0
             ||| % { without: without, ignoring: ignoring },
             c.replicaDegradedFor,
             'warning',
