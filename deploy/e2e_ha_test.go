@@ -67,17 +67,18 @@ func haActiveAlerts(t *testing.T, prom string) ([]haAlert, error) {
 }
 
 // haState is what the pair alerts: the stale database's alerts by name
-// (and reason, for the alerts of several rules), and the ExporterDown
-// alerts by instance.
+// (and reason, for the alerts of several rules), the ExporterDown alerts
+// by instance, and the ReplicaDegraded alerts.
 type haState struct {
-	stale map[string]haAlert
-	down  map[string]haAlert
+	stale    map[string]haAlert
+	down     map[string]haAlert
+	degraded []haAlert
 }
 
 // haCheck sorts the active alerts, failing on a duplicate (two alerts
 // that differ only in instance or pod), an alert of a healthy database,
-// an instance label on anything but UpstashBackupExporterDown, or any
-// other alert.
+// an instance label on anything but UpstashBackupExporterDown and
+// UpstashBackupExporterReplicaDegraded, or any other alert.
 func haCheck(alerts []haAlert, stale string) (haState, error) {
 	s := haState{stale: map[string]haAlert{}, down: map[string]haAlert{}}
 	seen := map[string]int{}
@@ -85,6 +86,10 @@ func haCheck(alerts []haAlert, stale string) (haState, error) {
 		name := a.Labels["alertname"]
 		if name == alertExporterDown {
 			s.down[a.Labels["instance"]] = a
+			continue
+		}
+		if name == alertReplicaDegraded {
+			s.degraded = append(s.degraded, a)
 			continue
 		}
 		if seen[a.key()]++; seen[a.key()] > 1 {
@@ -126,7 +131,8 @@ func haList(alerts []haAlert) string {
 // alerts, with the times they became active, and adds only
 // UpstashBackupExporterDown for the dead instance, severity warning; the
 // pair costs the API at most 2 list-backup calls per database per cache
-// TTL (the TTL being the scrape interval).
+// TTL (the TTL being the scrape interval). Then the replica comes back
+// unable to read one database, then the account (haReplicaDegraded).
 func TestE2EHA(t *testing.T) {
 	prom := strings.TrimRight(os.Getenv("E2E_HA_PROMETHEUS_URL"), "/")
 	api := strings.TrimRight(os.Getenv("E2E_HA_FAKEAPI_URL"), "/")
@@ -210,8 +216,8 @@ func TestE2EHA(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(s.down) > 0 {
-			return fmt.Errorf("%s with both replicas up: %s", alertExporterDown, haList(alerts))
+		if len(s.down) > 0 || len(s.degraded) > 0 {
+			return fmt.Errorf("%s or %s with both replicas up and reading: %s", alertExporterDown, alertReplicaDegraded, haList(alerts))
 		}
 		if _, ok := s.stale[alertNoRecent]; !ok {
 			return fmt.Errorf("no %s for %s; active: %s", alertNoRecent, stale, haList(alerts))
@@ -228,8 +234,8 @@ func TestE2EHA(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(s.down) > 0 {
-			return fmt.Errorf("%s with both replicas up: %s", alertExporterDown, haList(alerts))
+		if len(s.down) > 0 || len(s.degraded) > 0 {
+			return fmt.Errorf("%s or %s with both replicas up and reading: %s", alertExporterDown, alertReplicaDegraded, haList(alerts))
 		}
 		if !slices.Equal(slices.Sorted(maps.Keys(s.stale)), slices.Sorted(maps.Keys(before.stale))) {
 			return fmt.Errorf("alerts of the stale database changed: %s", haList(alerts))
@@ -274,8 +280,8 @@ func TestE2EHA(t *testing.T) {
 				return fmt.Errorf("%s for the stale database started again (active at %s, before %s)", name, a.ActiveAt, before.stale[name].ActiveAt)
 			}
 		}
-		if len(s.stale) != len(names) {
-			return fmt.Errorf("alerts of the stale database changed: %s", haList(alerts))
+		if len(s.stale) != len(names) || len(s.degraded) > 0 {
+			return fmt.Errorf("alerts of the stale database changed, or %s: %s", alertReplicaDegraded, haList(alerts))
 		}
 		return nil
 	}
@@ -305,5 +311,11 @@ func TestE2EHA(t *testing.T) {
 	if limit := int64(len(ids) * (windows + 1)); single > limit || single == 0 {
 		t.Errorf("one replica: list-backup calls in %d TTLs: %d, want between 1 and %d", windows, single, limit)
 	}
+
+	// 6. The replica comes back and cannot read what the survivor reads.
+	haReplicaDegraded(t, haDegradedRun{
+		prom: prom, api: api, bin: bin, email: email, key: key, ttl: ttl,
+		addr: addrs[victim], host: hosts[victim], ids: ids, stale: stale, before: before,
+	})
 	t.Logf("HA scenario took %s", time.Since(start).Round(100*time.Millisecond))
 }

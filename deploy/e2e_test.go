@@ -340,8 +340,10 @@ func TestE2EDashboardQueries(t *testing.T) {
 // TestE2EAlertmanagerInhibition loads alerts into an Alertmanager running
 // the shipped configuration and checks that a database's failing
 // collection inhibits that database's staleness alerts and nothing else,
-// and that an exporter down inhibits its databases' alerts when critical,
-// not when it is the warning of one replica of a pair.
+// that an exporter down inhibits its databases' alerts when critical,
+// not when it is the warning of one replica of a pair, and that a replica
+// that cannot reach its account inhibits its own alerts of each database,
+// not the other replica's.
 func TestE2EAlertmanagerInhibition(t *testing.T) {
 	am := e2eURL(t, "E2E_ALERTMANAGER_URL")
 	now := time.Now().UTC()
@@ -356,6 +358,15 @@ func TestE2EAlertmanagerInhibition(t *testing.T) {
 		}
 	}
 	alert := func(name, db string) map[string]any { return alertOf(name, db, "e2e", "warning") }
+	replica := func(instance, reason, db string) map[string]any {
+		a := alertOf("UpstashBackupExporterReplicaDegraded", db, "e2e-pair", "warning")
+		labels := a["labels"].(map[string]string)
+		labels["instance"], labels["reason"] = instance, reason
+		if db == "" {
+			labels["account"] = "production"
+		}
+		return a
+	}
 	body, _ := json.Marshal([]any{
 		alert("UpstashBackupCollectionFailing", "db-a"),
 		alert("UpstashBackupNoRecentCompleted", "db-a"),
@@ -366,6 +377,9 @@ func TestE2EAlertmanagerInhibition(t *testing.T) {
 		alertOf("UpstashBackupDatabaseVanished", "db-c", "e2e-single", "warning"),
 		alertOf("UpstashBackupExporterDown", "", "e2e-pair", "warning"),
 		alertOf("UpstashBackupDataFrozen", "db-d", "e2e-pair", "critical"),
+		replica("b", "account_unreadable", ""),
+		replica("b", "collection_failing", "db-e"),
+		replica("a", "collection_failing", "db-f"),
 	})
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, am+"/api/v2/alerts", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -378,14 +392,17 @@ func TestE2EAlertmanagerInhibition(t *testing.T) {
 		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
 	}
 	want := map[string]bool{ // alertname/database_id: inhibited
-		"UpstashBackupCollectionFailing/db-a": false,
-		"UpstashBackupNoRecentCompleted/db-a": true,
-		"UpstashBackupStuckPending/db-a":      true,
-		"UpstashBackupDailyDisabled/db-a":     false,
-		"UpstashBackupNoRecentCompleted/db-b": false,
-		"UpstashBackupExporterDown/":          false,
-		"UpstashBackupDatabaseVanished/db-c":  true,
-		"UpstashBackupDataFrozen/db-d":        false,
+		"UpstashBackupCollectionFailing/db-a":       false,
+		"UpstashBackupNoRecentCompleted/db-a":       true,
+		"UpstashBackupStuckPending/db-a":            true,
+		"UpstashBackupDailyDisabled/db-a":           false,
+		"UpstashBackupNoRecentCompleted/db-b":       false,
+		"UpstashBackupExporterDown/":                false,
+		"UpstashBackupDatabaseVanished/db-c":        true,
+		"UpstashBackupDataFrozen/db-d":              false,
+		"UpstashBackupExporterReplicaDegraded/":     false,
+		"UpstashBackupExporterReplicaDegraded/db-e": true,
+		"UpstashBackupExporterReplicaDegraded/db-f": false,
 	}
 	eventually(t, "inhibition", func() error {
 		b, err := httpGet(t, am+"/api/v2/alerts?filter="+url.QueryEscape(`e2e="inhibition"`))

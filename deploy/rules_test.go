@@ -256,6 +256,7 @@ var ruleTestFiles = []struct {
 	{"prometheus/rpo_test.yml", []string{"rules.yml", "alerts.yml"}},
 	{"prometheus/rpo_rules_test.yml", []string{"rules.yml"}},
 	{"prometheus/restore_test.yml", []string{"alerts.yml"}},
+	{"prometheus/replica_test.yml", []string{"alerts.yml"}},
 }
 
 func loadRuleTests(t *testing.T, path string) ruleTests {

@@ -18,7 +18,14 @@
 #     with severity warning since the other replica is up;
 #   - the pair costs the API at most 2 list-backup calls per database per
 #     cache TTL, and the survivor alone at most 1 (fake's request counts
-#     over ten TTLs each; the test logs the measured rates).
+#     over ten TTLs each; the test logs the measured rates);
+#   - the killed replica, restarted with a key file of its own and
+#     --upstash.timeout=1s, raises UpstashBackupExporterReplicaDegraded
+#     exactly once, with its instance: for the account while the file holds
+#     a wrong key, then, with the right key, for one database the fake
+#     answers after 3s (the survivor, with the default 10s timeout, still
+#     reads it); the stale database's alerts stay as they were, and no
+#     all-replicas alert fires.
 #
 # The derived Prometheus configuration differs from the shipped one in the
 # targets (127.0.0.1 and 127.0.0.2 on one port, so that the shipped
@@ -71,6 +78,6 @@ test_start=$SECONDS
 		E2E_HA_CACHE_TTL="$scrape_interval" \
 		E2E_HA_PIDDIR="$tmp/pids" \
 		E2E_TIMEOUT="${E2E_TIMEOUT:-60s}" \
-		"$tmp/deploy.test" -test.run '^TestE2EHA$' -test.v -test.count 1 -test.timeout 3m
+		"$tmp/deploy.test" -test.run '^TestE2EHA$' -test.v -test.count 1 -test.timeout 4m
 )
 log "ok in ${SECONDS}s (test $((SECONDS - test_start))s)"

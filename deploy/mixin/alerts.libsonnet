@@ -24,7 +24,8 @@
 //   Success, counts and flags take the max too: a database is unreadable,
 //   has no backup listed or daily backup off only if no replica says
 //   otherwise. Only the alerts about a target itself (down, config
-//   reload) stay per instance.
+//   reload, a replica that cannot read what another reads) stay per
+//   instance.
 // - Runbooks: deploy/README.md, one section per alert.
 local lib = import 'lib.libsonnet';
 
@@ -123,6 +124,55 @@ local lib = import 'lib.libsonnet';
             'warning',
             'Upstash backup exporter configuration reload failed.',
             'The last configuration load on {{ $labels.instance }} failed; the exporter keeps running with its previous configuration.',
+          ),
+
+          // One replica cannot read what another replica of the job reads:
+          // the max of the rules below hides it, and should the other stop,
+          // nothing reads it. Per instance, in two rules of one alert, each
+          // the complement of an all-replicas alert: it fires `unless` that
+          // alert's aggregated condition holds, so the two never fire for
+          // one cause (a single replica, every replica failing, and a
+          // shard's databases, exported by one replica only, never raise
+          // it). Instant vectors only: a stopped or restarted pod's last
+          // value (its series are stale) vouches for nothing. So a failed
+          // scrape of either replica restarts the hold; once firing,
+          // keep_firing_for rides over it.
+          // 1. The account: no call of this replica succeeds.
+          alert(
+            'UpstashBackupExporterReplicaDegraded',
+            |||
+              upstash_up == 0
+              unless %(ignoring)s
+              max %(without)s (upstash_up) == 0
+            ||| % { without: without, ignoring: ignoring },
+            c.replicaDegradedFor,
+            'warning',
+            'A replica of the Upstash backup exporter cannot read what another replica reads.',
+            'Replica {{ $labels.instance }} (job {{ $labels.job }}) has not reached the Upstash Developer API with accepted credentials for account {{ $labels.account }} for '
+            + lib.human(c.replicaDegradedFor)
+            + ', while another replica of the job reads the account. A pair now rests on the other replica alone; a shard leaves its databases unread.',
+            labels={ reason: 'account_unreadable' },
+          ),
+          // 2. One database: list-backup fails on this replica. A replica
+          //    that reaches no account raises it for each database too;
+          //    the example Alertmanager configuration keeps the account's
+          //    alone. Not done here with upstash_up: under a cache TTL a
+          //    refresh that only retries the failing database sets it to
+          //    0 on that replica, which would restart this rule's hold.
+          alert(
+            'UpstashBackupExporterReplicaDegraded',
+            |||
+              upstash_backup_exporter_collect_success == 0
+              unless %(ignoring)s
+              max %(without)s (upstash_backup_exporter_collect_success) == 0
+            ||| % { without: without, ignoring: ignoring },
+            c.replicaDegradedFor,
+            'warning',
+            'A replica of the Upstash backup exporter cannot read what another replica reads.',
+            'Replica {{ $labels.instance }} (job {{ $labels.job }}) has failed to read the backups of Upstash database ' + dbName + ' for '
+            + lib.human(c.replicaDegradedFor)
+            + ", while another replica of the job reads them. The database now rests on the other replica alone, and the pair's backup series mix this replica's last successful read with the other's.",
+            labels={ reason: 'collection_failing' },
           ),
 
           // The account is read by no replica, and some replica was

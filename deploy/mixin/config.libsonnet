@@ -22,6 +22,7 @@
     exporterDownFor: '10m',
     exporterAbsentFor: '15m',
     configReloadFailedFor: '10m',
+    replicaDegradedFor: '15m',
     credentialsRejectedFor: '5m',
     credentialsRejectedWindow: '15m',
     accountUnreadableFor: '15m',

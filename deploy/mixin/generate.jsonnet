@@ -44,7 +44,7 @@ local ruleGroups = mixin.prometheusRules.groups + mixin.prometheusAlerts.groups;
       'rules.yml (the RPO alerts read its recording rules); see prometheus.yml.',
       'Needs Prometheus 2.42 or later (keep_firing_for). Unit tests:',
       '  promtool test rules deploy/prometheus/alerts_test.yml deploy/prometheus/rpo_test.yml',
-      '    deploy/prometheus/restore_test.yml',
+      '    deploy/prometheus/restore_test.yml deploy/prometheus/replica_test.yml',
       'Runbooks: deploy/README.md, one section per alert.',
     ]) + groupsYaml(mixin.prometheusAlerts.groups, 0),
 
