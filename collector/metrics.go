@@ -85,7 +85,7 @@ var (
 
 	upDesc = newDesc(
 		"upstash_up",
-		"1 when the account's latest finished refresh reached the Upstash Developer API with accepted credentials: at least one call answered 2xx and none answered 401 or 403; 0 before the first refresh has finished.",
+		"1 when the account's latest finished refresh reached the Upstash Developer API with accepted credentials: at least one call answered 2xx and none answered 401 or 403; 0 before the first refresh has finished. A refresh that makes no call, or only reads again databases whose last read failed and fails again without a 401 or 403, leaves it as it was.",
 		[]string{"account"})
 	collectSuccessDesc = newDesc(
 		"upstash_backup_exporter_collect_success",

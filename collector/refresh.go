@@ -101,14 +101,22 @@ func (c *Collector) refreshAccount(ctx context.Context, a *accountState) {
 	}
 	a.retarget()
 	fetches := a.plan(c.opts.Now(), c.opts.CacheTTL)
+	retriesOnly := cached && allFailedBefore(fetches)
 	c.mu.Unlock()
-	// Served wholly from the cache, the refresh makes no call: nothing new
-	// is known about the credentials, so upstash_up stays what the last
-	// call found.
+	// upstash_up changes only on news about the account. Served wholly
+	// from the cache, the refresh makes no call. With a cache TTL, a
+	// refresh between two listings reads again only the databases whose
+	// last read failed: when they fail again, short of a refusal, that is
+	// about those databases, not the account, so up stays what the last
+	// refresh found. A success or a refusal is always news.
 	if !cached || len(fetches) > 0 {
 		defer func() {
+			ok, refused := sawOK.Load(), sawAuth.Load()
+			if retriesOnly && !ok && !refused {
+				return
+			}
 			c.mu.Lock()
-			a.up = sawOK.Load() && !sawAuth.Load()
+			a.up = ok && !refused
 			c.mu.Unlock()
 		}()
 	}
@@ -161,6 +169,17 @@ func (a *accountState) plan(now time.Time, ttl time.Duration) []fetch {
 		}})
 	}
 	return fetches
+}
+
+// allFailedBefore says whether every database of fetches has finished a
+// read and its latest one failed. Caller holds mu.
+func allFailedBefore(fetches []fetch) bool {
+	for _, f := range fetches {
+		if !f.db.lastRead.finished || f.db.lastRead.ok {
+			return false
+		}
+	}
+	return true
 }
 
 // overlap is a database that two accounts watch.

@@ -156,9 +156,7 @@ local lib = import 'lib.libsonnet';
           // 2. One database: list-backup fails on this replica. A replica
           //    that reaches no account raises it for each database too;
           //    the example Alertmanager configuration keeps the account's
-          //    alone. Not done here with upstash_up: under a cache TTL a
-          //    refresh that only retries the failing database sets it to
-          //    0 on that replica, which would restart this rule's hold.
+          //    alone.
           alert(
             'UpstashBackupExporterReplicaDegraded',
             |||
