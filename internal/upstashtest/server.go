@@ -43,7 +43,7 @@ type Server struct {
 
 	logMu  sync.Mutex
 	log    []Request
-	counts map[string]int
+	counts counts
 }
 
 // New returns a Server without a listener, for use through Handler (an
@@ -62,7 +62,6 @@ func New(opts ...Option) *Server {
 		databases: make(map[string]*databaseEntry),
 		backups:   make(map[string]backupSource),
 		faults:    make(map[string]*faultEntry),
-		counts:    make(map[string]int),
 	}
 	if o.demo {
 		s.addDemoCast()
