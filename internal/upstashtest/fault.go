@@ -2,7 +2,6 @@ package upstashtest
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -274,8 +273,9 @@ func dropConnection(w http.ResponseWriter) bool {
 	if err != nil {
 		return false
 	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		// Linger 0 sends RST rather than FIN: a reset, not a clean close.
+	// A *net.TCPConn, or a front end's wrapper of one (scripts/fakeapi).
+	// Linger 0 sends RST rather than FIN: a reset, not a clean close.
+	if tcp, ok := conn.(interface{ SetLinger(sec int) error }); ok {
 		_ = tcp.SetLinger(0)
 	}
 	_ = conn.Close()
