@@ -122,16 +122,26 @@ func TestDirectHandsOver(t *testing.T) {
 	if n := f.directBackups.Load(); n != 1 {
 		t.Errorf("%d calls answered directly, want the first only", n)
 	}
-	for _, odd := range []string{"Connection: close\r\n", "Content-Length: 2\r\n\r\n{}"} {
+	// Each first on a connection of its own.
+	for _, first := range []struct {
+		req  string
+		want int
+	}{
+		{call + auth + "Connection: close\r\n\r\n", 200},
+		{call + auth + "Content-Length: 2\r\n\r\n{}", 200},
+		{call + "\r\n", 401},
+		{"GET /redis/list-backup/../databases HTTP/1.1\r\nHost: fake\r\n" + auth + "\r\n", 404},
+	} {
 		c, err := net.Dial("tcp", srv.Listener.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = io.WriteString(c, call+auth+odd+"\r\n")
+		_, _ = io.WriteString(c, first.req)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil || resp.StatusCode != 200 {
-			t.Errorf("%q: %v", odd, err)
-		} else {
+		if err != nil || resp.StatusCode != first.want {
+			t.Errorf("%q: %v, want %d", first.req, err, first.want)
+		}
+		if err == nil {
 			_ = resp.Body.Close()
 		}
 		_ = c.Close()
