@@ -26,7 +26,9 @@ import (
 // Connection header, and the api would answer it unchanged
 // (upstashtest.Server.DirectAnswer) with no stream set. A connection handed
 // over stays with net/http, so the exporter's list-databases calls are
-// answered here too: each would take a connection away.
+// answered here too: each would take a connection away. Unlike net/http,
+// the listener does not read while a call waits on latency, so a client
+// hanging up is seen only when the answer is written.
 type direct struct {
 	net.Listener
 	f *fake
@@ -268,32 +270,4 @@ func writeAnswer(c net.Conn, buf *[]byte, body []byte) error {
 	*buf = append(b, body...)
 	_, err := c.Write(*buf)
 	return err
-}
-
-// handedConn is a connection given to net/http, which reads first the head
-// already read and what else was buffered.
-type handedConn struct {
-	net.Conn
-	head []byte
-	br   *bufio.Reader
-}
-
-func (c *handedConn) Read(p []byte) (int, error) {
-	if len(c.head) > 0 {
-		n := copy(p, c.head)
-		c.head = c.head[n:]
-		return n, nil
-	}
-	if c.br != nil && c.br.Buffered() > 0 {
-		return c.br.Read(p)
-	}
-	return c.Conn.Read(p)
-}
-
-// SetLinger lets the api reset a handed connection (dropConnection).
-func (c *handedConn) SetLinger(sec int) error {
-	if tcp, ok := c.Conn.(*net.TCPConn); ok {
-		return tcp.SetLinger(sec)
-	}
-	return nil
 }
