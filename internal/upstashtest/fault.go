@@ -2,9 +2,9 @@ package upstashtest
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/upstash-backup-exporter/upstash_backup_exporter/upstash"
@@ -158,14 +158,17 @@ func (s *Server) dropFaultLocked(endpoint, databaseID string, e *faultEntry) {
 
 // serveFault answers with f applied to the ordinary answer a and returns
 // the status sent, 0 when none was.
-func (s *Server) serveFault(ctx context.Context, w http.ResponseWriter, f Fault, a reply) int {
-	if err := s.wait(ctx, f.Latency); err != nil {
+func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, a reply) int {
+	if err := s.wait(r, f.Latency); err != nil {
 		dropConnection(w)
 		return 0
 	}
 	switch {
 	case f.Hang:
-		<-ctx.Done()
+		select {
+		case <-r.Context().Done():
+		case <-s.closed.Done():
+		}
 		dropConnection(w)
 		return 0
 	case f.ResetConnection:
@@ -180,7 +183,7 @@ func (s *Server) serveFault(ctx context.Context, w http.ResponseWriter, f Fault,
 		w.Header().Set("Retry-After", f.RetryAfter)
 	}
 	if f.TrickleInterval > 0 {
-		return s.trickle(ctx, w, a, f.TrickleInterval)
+		return s.trickle(w, r, a, f.TrickleInterval)
 	}
 	return write(w, a)
 }
@@ -208,14 +211,14 @@ func (f Fault) shape(a reply) reply {
 // trickle writes a's body one byte per interval. If the request ends
 // midway the body stays short of its Content-Length, which net/http answers
 // by closing the connection, as a client reading it would see.
-func (s *Server) trickle(ctx context.Context, w http.ResponseWriter, a reply, interval time.Duration) int {
+func (s *Server) trickle(w http.ResponseWriter, r *http.Request, a reply, interval time.Duration) int {
 	w.Header().Set("Content-Type", a.contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
 	w.WriteHeader(a.status)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
 	for i := range a.body {
-		if s.wait(ctx, interval) != nil {
+		if s.wait(r, interval) != nil {
 			break
 		}
 		if _, err := w.Write(a.body[i : i+1]); err != nil {
@@ -228,14 +231,40 @@ func (s *Server) trickle(ctx context.Context, w http.ResponseWriter, a reply, in
 	return a.status
 }
 
-// wait sleeps for d through the configured sleep; a zero wait does not call
-// it, so a sleep hook sees only the waits a test asked for.
-func (s *Server) wait(ctx context.Context, d time.Duration) error {
+// wait sleeps for d, ending early with an error when the request's context
+// ends or the server closes. A zero wait does not sleep, so a sleep hook
+// sees only the waits a test asked for.
+func (s *Server) wait(r *http.Request, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	return s.opts.sleep(ctx, d)
+	if s.opts.sleep != nil {
+		// The hook takes one context: the request's, also ended by Close.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(s.closed, cancel)()
+		return s.opts.sleep(ctx, d)
+	}
+	t := timers.Get().(*time.Timer)
+	t.Reset(d)
+	defer func() { t.Stop(); timers.Put(t) }()
+	select {
+	case <-t.C:
+		return nil
+	case <-r.Context().Done():
+		return r.Context().Err()
+	case <-s.closed.Done():
+		return s.closed.Err()
+	}
 }
+
+// timers are the stopped timers of finished waits. Since Go 1.23 a stopped
+// or reset timer delivers no stale tick, so one is safe to use again.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // dropConnection closes the request's connection with a TCP reset, without
 // an answer, and reports whether it could.
@@ -244,8 +273,9 @@ func dropConnection(w http.ResponseWriter) bool {
 	if err != nil {
 		return false
 	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		// Linger 0 sends RST rather than FIN: a reset, not a clean close.
+	// A *net.TCPConn, or a front end's wrapper of one (scripts/fakeapi).
+	// Linger 0 sends RST rather than FIN: a reset, not a clean close.
+	if tcp, ok := conn.(interface{ SetLinger(sec int) error }); ok {
 		_ = tcp.SetLinger(0)
 	}
 	_ = conn.Close()

@@ -16,9 +16,10 @@ const (
 type Option func(*options)
 
 type options struct {
-	email    string
-	apiKey   string
-	clock    func() time.Time
+	email  string
+	apiKey string
+	clock  func() time.Time
+	// sleep is nil for the server's own timer.
 	sleep    func(context.Context, time.Duration) error
 	logLimit int
 	demo     bool
@@ -29,7 +30,6 @@ func defaultOptions() options {
 		email:    DefaultEmail,
 		apiKey:   DefaultAPIKey,
 		clock:    time.Now,
-		sleep:    sleepContext,
 		logLimit: -1,
 	}
 }
@@ -70,19 +70,4 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // default the log keeps everything.
 func WithRequestLogLimit(n int) Option {
 	return func(o *options) { o.logLimit = max(n, 0) }
-}
-
-// sleepContext waits for d or until ctx ends, whichever is first.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

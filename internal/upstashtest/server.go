@@ -2,8 +2,10 @@ package upstashtest
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +21,12 @@ type Server struct {
 	// listener.
 	URL string
 
-	opts options
-	ts   *httptest.Server
+	opts    options
+	ts      *httptest.Server
+	handler http.Handler
+	// auth is the Authorization header of the accepted credentials, so an
+	// ordinary call is let in without decoding its header.
+	auth string
 	// closed ends at Close, so requests that hang or wait on latency let go
 	// and Close does not block on them.
 	closed    context.Context
@@ -43,7 +49,7 @@ type Server struct {
 
 	logMu  sync.Mutex
 	log    []Request
-	counts map[string]int
+	counts counts
 }
 
 // New returns a Server without a listener, for use through Handler (an
@@ -57,13 +63,14 @@ func New(opts ...Option) *Server {
 	closed, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		opts:      o,
+		auth:      "Basic " + base64.StdEncoding.EncodeToString([]byte(o.email+":"+o.apiKey)),
 		closed:    closed,
 		closeOnce: cancel,
 		databases: make(map[string]*databaseEntry),
 		backups:   make(map[string]backupSource),
 		faults:    make(map[string]*faultEntry),
-		counts:    make(map[string]int),
 	}
+	s.handler = http.HandlerFunc(s.serveHTTP)
 	if o.demo {
 		s.addDemoCast()
 	}
@@ -93,7 +100,7 @@ func (s *Server) Close() {
 
 // Handler returns the fake API as an http.Handler.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(s.serveHTTP)
+	return s.handler
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -104,30 +111,28 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Method:   r.Method,
 		Path:     r.URL.Path,
 		RawQuery: r.URL.RawQuery,
-		Time:     s.opts.clock(),
+	}
+	if s.opts.logLimit != 0 {
+		req.Time = s.opts.clock()
 	}
 	req.Endpoint, req.DatabaseID = route(r.URL.Path)
 	// Recorded even when a fault aborts the handler, with status 0.
 	defer func() { s.record(req) }()
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(s.closed, cancel)()
-
-	req.Status = s.serve(ctx, w, r, req.Endpoint, req.DatabaseID)
+	req.Status = s.serve(w, r, req.Endpoint, req.DatabaseID)
 }
 
 // serve answers one request and returns the status sent, 0 when none was.
-func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, endpoint, databaseID string) int {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint, databaseID string) int {
 	s.mu.RLock()
 	latency := s.latency
 	s.mu.RUnlock()
-	if err := s.wait(ctx, latency); err != nil {
+	if err := s.wait(r, latency); err != nil {
 		dropConnection(w)
 		return 0
 	}
 
-	if email, key, ok := r.BasicAuth(); !ok || email != s.opts.email || key != s.opts.apiKey {
+	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Upstash"`)
 		return write(w, reply{http.StatusUnauthorized, jsonContent, []byte(`{"error":"Unauthorized"}`)})
 	}
@@ -139,11 +144,24 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return write(w, reply{http.StatusMethodNotAllowed, jsonContent, []byte(`{"error":"Method Not Allowed"}`)})
 	}
 
-	answer := s.answer(endpoint, databaseID, r.URL.Query().Get("credentials") == "hide")
+	// Only get-database reads the query; list-backup calls skip parsing it.
+	hide := endpoint == EndpointGetDatabase && r.URL.Query().Get("credentials") == "hide"
+	answer := s.answer(endpoint, databaseID, hide)
 	if f, ok := s.takeFault(endpoint, databaseID); ok {
-		return s.serveFault(ctx, w, f, answer)
+		return s.serveFault(w, r, f, answer)
 	}
 	return write(w, answer)
+}
+
+// authorized reports whether r carries the accepted credentials. The
+// header the client library sends matches s.auth byte for byte; any other
+// spelling is decoded and compared.
+func (s *Server) authorized(r *http.Request) bool {
+	if v := r.Header["Authorization"]; len(v) > 0 && v[0] == s.auth {
+		return true
+	}
+	email, key, ok := r.BasicAuth()
+	return ok && email == s.opts.email && key == s.opts.apiKey
 }
 
 // route maps a path to the endpoint it names and the database id in it.
@@ -182,8 +200,18 @@ var notFound = reply{http.StatusNotFound, jsonContent, []byte(`"database not fou
 // web server.
 var pageNotFound = reply{http.StatusNotFound, "text/plain; charset=utf-8", []byte("404 page not found\n")}
 
+var jsonContentHeader = []string{jsonContent}
+
+// write sends a whole answer. Its Content-Length spares net/http the
+// chunked encoding of bodies over its 2 KiB buffer.
 func write(w http.ResponseWriter, a reply) int {
-	w.Header().Set("Content-Type", a.contentType)
+	h := w.Header()
+	if a.contentType == jsonContent {
+		h["Content-Type"] = jsonContentHeader
+	} else {
+		h["Content-Type"] = []string{a.contentType}
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(a.body))}
 	w.WriteHeader(a.status)
 	_, _ = w.Write(a.body) // the client hanging up is not the fake's concern
 	return a.status

@@ -12,7 +12,9 @@
 // The cast is generated: --databases databases with the ids
 // upstashtest.GeneratedDatabaseID(0..n-1), each with --backups completed
 // daily backups, the newest at the start of the current hour. Answers are
-// encoded when the cast changes, so serving one is a copy of bytes.
+// encoded when the cast changes, so serving one is a copy of bytes; the
+// fake's listener writes an ordinary list-backup answer itself, in one
+// write, and leaves every other call to net/http (see direct).
 //
 // Behaviour changes at run time through POST requests under /-/fake/ on the
 // same port, with query parameters; "db" is a database id or "*" for every
@@ -94,13 +96,14 @@ func run(listen, email, apiKey string, databases, backups int, latency time.Dura
 	f.api.SetLatency(latency)
 
 	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	d := newDirect(l, f)
 	go func() {
 		<-ctx.Done()
 		// Close, not Shutdown: streams and hung calls would hold Shutdown.
 		_ = srv.Close()
 	}()
 	fmt.Printf("http://%s\n", l.Addr())
-	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(d); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -117,9 +120,10 @@ type fake struct {
 	faulted map[string]bool   // database ids (or "*") given a fault
 	latency time.Duration
 	blocks  sync.Map // database id -> *block of its streams
-	// streamed counts list-backup calls answered by a stream, which the
-	// upstashtest server does not see.
-	streamed atomic.Int64
+	// streamed and directBackups count list-backup calls answered by a
+	// stream and by the listener itself, directLists list-databases calls
+	// answered by the listener: calls the upstashtest server does not see.
+	streamed, directBackups, directLists atomic.Int64
 }
 
 type stream struct {
@@ -168,8 +172,8 @@ func (f *fake) control(w http.ResponseWriter, r *http.Request) {
 	if what == "requests" && r.Method == http.MethodGet {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]int64{
-			upstash.EndpointListDatabases:   int64(f.api.RequestCount(upstash.EndpointListDatabases)),
-			upstash.EndpointListBackup:      int64(f.api.RequestCount(upstash.EndpointListBackup)) + f.streamed.Load(),
+			upstash.EndpointListDatabases:   int64(f.api.RequestCount(upstash.EndpointListDatabases)) + f.directLists.Load(),
+			upstash.EndpointListBackup:      int64(f.api.RequestCount(upstash.EndpointListBackup)) + f.streamed.Load() + f.directBackups.Load(),
 			upstashtest.EndpointGetDatabase: int64(f.api.RequestCount(upstashtest.EndpointGetDatabase)),
 			"other":                         int64(f.api.RequestCount("")),
 		})
@@ -187,7 +191,12 @@ func (f *fake) control(w http.ResponseWriter, r *http.Request) {
 	var change func()
 	switch what {
 	case "requests":
-		change = func() { f.api.ResetRequests(); f.streamed.Store(0) }
+		change = func() {
+			f.api.ResetRequests()
+			f.streamed.Store(0)
+			f.directBackups.Store(0)
+			f.directLists.Store(0)
+		}
 	case "stale":
 		db, count, age := q.required("db"), q.num("count", max(f.backups, 1)), q.dur("age", 50*time.Hour)
 		change = func() { f.setBackups(db, count, time.Now().Add(-age), 24*time.Hour) }

@@ -15,11 +15,20 @@ import (
 
 func newTestFake(t *testing.T, databases, backups int) *httptest.Server {
 	t.Helper()
+	srv, _ := newTestFakeAndAPI(t, databases, backups)
+	return srv
+}
+
+func newTestFakeAndAPI(t *testing.T, databases, backups int) (*httptest.Server, *fake) {
+	t.Helper()
 	f := newFake(upstashtest.DefaultEmail, upstashtest.DefaultAPIKey, backups)
 	f.api.AddGeneratedDatabases(databases, backups)
-	srv := httptest.NewServer(f)
+	// As in run: ordinary list-backup calls are answered by the listener.
+	srv := httptest.NewUnstartedServer(f)
+	srv.Listener = newDirect(srv.Listener, f)
+	srv.Start()
 	t.Cleanup(func() { srv.Close(); f.api.Close() })
-	return srv
+	return srv, f
 }
 
 func post(t *testing.T, srv *httptest.Server, path string, want int) {
