@@ -150,7 +150,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // startFake runs the fake API with n databases and returns its base URL.
 func (o *options) startFake(ctx context.Context, n int) (*exec.Cmd, string, error) {
-	cmd := exec.CommandContext(ctx, o.fakeapi, "--listen=127.0.0.1:0", "--databases="+strconv.Itoa(n), "--backups="+strconv.Itoa(o.backups))
+	cmd := exec.CommandContext(ctx, o.fakeapi, "--listen=127.0.0.1:0", "--databases="+strconv.Itoa(n), "--backups="+strconv.Itoa(o.backups), "--direct")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err

@@ -12,9 +12,11 @@
 // The cast is generated: --databases databases with the ids
 // upstashtest.GeneratedDatabaseID(0..n-1), each with --backups completed
 // daily backups, the newest at the start of the current hour. Answers are
-// encoded when the cast changes, so serving one is a copy of bytes; the
-// fake's listener writes an ordinary list-backup answer itself, in one
-// write, and leaves every other call to net/http (see direct).
+// encoded when the cast changes, so serving one is a copy of bytes. With
+// --direct (scripts/cpubench.sh), the fake's listener writes ordinary
+// list-databases and list-backup answers itself, in one write, and leaves
+// every other call to net/http (see direct), so that the fake's own CPU
+// takes less from the exporter a benchmark measures.
 //
 // Behaviour changes at run time through POST requests under /-/fake/ on the
 // same port, with query parameters; "db" is a database id or "*" for every
@@ -69,14 +71,15 @@ func main() {
 	databases := flag.Int("databases", 3, "generated databases")
 	backups := flag.Int("backups", 30, "generated backups per database")
 	latency := flag.Duration("latency", 0, "delay of every API call")
+	direct := flag.Bool("direct", false, "answer ordinary list-databases and list-backup calls from the listener, without net/http (for CPU benchmarks)")
 	flag.Parse()
-	if err := run(*listen, *email, *apiKey, *databases, *backups, *latency); err != nil {
+	if err := run(*listen, *email, *apiKey, *databases, *backups, *latency, *direct); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeapi:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, email, apiKey string, databases, backups int, latency time.Duration) error {
+func run(listen, email, apiKey string, databases, backups int, latency time.Duration, direct bool) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return err
@@ -96,14 +99,16 @@ func run(listen, email, apiKey string, databases, backups int, latency time.Dura
 	f.api.SetLatency(latency)
 
 	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	d := newDirect(l, f)
+	if direct {
+		l = newDirect(l, f)
+	}
 	go func() {
 		<-ctx.Done()
 		// Close, not Shutdown: streams and hung calls would hold Shutdown.
 		_ = srv.Close()
 	}()
 	fmt.Printf("http://%s\n", l.Addr())
-	if err := srv.Serve(d); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

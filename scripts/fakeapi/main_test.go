@@ -23,7 +23,7 @@ func newTestFakeAndAPI(t *testing.T, databases, backups int) (*httptest.Server, 
 	t.Helper()
 	f := newFake(upstashtest.DefaultEmail, upstashtest.DefaultAPIKey, backups)
 	f.api.AddGeneratedDatabases(databases, backups)
-	// As in run: ordinary list-backup calls are answered by the listener.
+	// As with --direct: ordinary list-backup calls are answered by the listener.
 	srv := httptest.NewUnstartedServer(f)
 	srv.Listener = newDirect(srv.Listener, f)
 	srv.Start()
