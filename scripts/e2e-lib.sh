@@ -76,12 +76,21 @@ e2e_cleanup() {
 
 # free_port: a random port free on every address of e2e_hosts; the
 # listener that takes it is checked to be ours by the wait that follows.
+# Ports come from below the kernel's ephemeral range: a port of that range,
+# free when picked, can become the local port of one of the many
+# connections the test's processes open before its listener starts.
 port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 taken_ports=" "
+ephemeral_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+if [ "${ephemeral_low:-0}" -gt 12000 ]; then
+	port_low=10000 port_span=$((ephemeral_low - 10000))
+else
+	port_low=20000 port_span=40000 # an unusual range: pick as before
+fi
 free_port() {
 	local p h used
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((port_low + (RANDOM * 32768 + RANDOM) % port_span))
 		[[ $taken_ports == *" $p "* ]] && continue
 		used=
 		for h in $e2e_hosts; do
