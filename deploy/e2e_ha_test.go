@@ -206,18 +206,27 @@ func TestE2EHA(t *testing.T) {
 	}
 
 	// 3. The stale database's alerts, once each; nothing else.
-	var before haState
-	eventually(t, "the stale database alerted once per alert name", func() error {
+	// bothUp is the alerts' state while both replicas are up and read:
+	// neither down nor degraded.
+	bothUp := func() (haState, []haAlert, error) {
 		alerts, err := haActiveAlerts(t, prom)
 		if err != nil {
-			return err
+			return haState{}, nil, err
 		}
 		s, err := haCheck(alerts, stale)
 		if err != nil {
-			return err
+			return haState{}, nil, err
 		}
 		if len(s.down) > 0 || len(s.degraded) > 0 {
-			return fmt.Errorf("%s or %s with both replicas up and reading: %s", alertExporterDown, alertReplicaDegraded, haList(alerts))
+			return haState{}, nil, fmt.Errorf("%s or %s with both replicas up and reading: %s", alertExporterDown, alertReplicaDegraded, haList(alerts))
+		}
+		return s, alerts, nil
+	}
+	var before haState
+	eventually(t, "the stale database alerted once per alert name", func() error {
+		s, alerts, err := bothUp()
+		if err != nil {
+			return err
 		}
 		if _, ok := s.stale[alertNoRecent]; !ok {
 			return fmt.Errorf("no %s for %s; active: %s", alertNoRecent, stale, haList(alerts))
@@ -226,16 +235,9 @@ func TestE2EHA(t *testing.T) {
 		return nil
 	})
 	holds(t, "one alert per name with both replicas up", func() error {
-		alerts, err := haActiveAlerts(t, prom)
+		s, alerts, err := bothUp()
 		if err != nil {
 			return err
-		}
-		s, err := haCheck(alerts, stale)
-		if err != nil {
-			return err
-		}
-		if len(s.down) > 0 || len(s.degraded) > 0 {
-			return fmt.Errorf("%s or %s with both replicas up and reading: %s", alertExporterDown, alertReplicaDegraded, haList(alerts))
 		}
 		if !slices.Equal(slices.Sorted(maps.Keys(s.stale)), slices.Sorted(maps.Keys(before.stale))) {
 			return fmt.Errorf("alerts of the stale database changed: %s", haList(alerts))
