@@ -6,6 +6,7 @@ package upstash
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -248,10 +249,8 @@ func (c *Client) requestHeader(key string) http.Header {
 			redact.Credential{User: c.email, Key: c.lastKey},
 		))
 		c.lastKey = key
-		auth := &http.Request{Header: http.Header{}}
-		auth.SetBasicAuth(c.email, key)
 		c.header = http.Header{
-			"Authorization": auth.Header["Authorization"],
+			"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(c.email+":"+key))},
 			"Accept":        {"application/json"},
 			"User-Agent":    {c.agent},
 		}
